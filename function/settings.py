@@ -1,0 +1,283 @@
+"""The one settings object, built once from the function's configuration (environment).
+
+Every configuration key objstream reads is named in this module and nowhere else. Secrets are
+kept out of `repr` and never appear in an error message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from function.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class SecurityProtocol(StrEnum):
+    """librdkafka's `security.protocol` values the contract allows."""
+
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+    @property
+    def uses_sasl(self) -> bool:
+        """Whether credentials are sent."""
+        return self in {SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL}
+
+    @property
+    def uses_tls(self) -> bool:
+        """Whether the connection is encrypted."""
+        return self in {SecurityProtocol.SSL, SecurityProtocol.SASL_SSL}
+
+
+class SaslMechanism(StrEnum):
+    """SASL mechanisms; OCI Streaming speaks PLAIN."""
+
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class OciAuth(StrEnum):
+    """How the OCI SDK signs its requests."""
+
+    RESOURCE_PRINCIPAL = "resource_principal"
+    INSTANCE_PRINCIPAL = "instance_principal"
+    CONFIG_FILE = "config_file"
+
+
+class RecordFormat(StrEnum):
+    """How an object is split into records (`auto` picks one of the others per object)."""
+
+    AUTO = "auto"
+    CSV = "csv"
+    JSON = "json"
+    JSONL = "jsonl"
+    LINES = "lines"
+    RAW = "raw"
+
+
+class BadRecordPolicy(StrEnum):
+    """What happens to a record that cannot be decoded or does not fit in a message."""
+
+    DEAD_LETTER = "dead-letter"
+    SKIP = "skip"
+    FAIL = "fail"
+
+
+class KeyMode(StrEnum):
+    """Which key record messages carry, and so how they spread over partitions."""
+
+    OBJECT = "object"  # one object, one partition, file order kept (the contract's default)
+    NONE = "none"  # no key: librdkafka spreads batches over partitions
+    FIELD = "field"  # the value of one top-level field of the record
+
+
+# OCI Streaming refuses messages over 1 MB (key, value and headers together).
+OCI_MAX_MESSAGE_BYTES = 1_048_576
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an invocation needs to know, read once per container."""
+
+    bootstrap_servers: str
+    topic: str
+    security_protocol: SecurityProtocol = SecurityProtocol.SASL_SSL
+    sasl_mechanism: SaslMechanism = SaslMechanism.PLAIN
+    username: str | None = None
+    auth_token_secret_ocid: str | None = None
+    auth_token: str | None = field(default=None, repr=False)
+    ssl_ca_location: str | None = None
+    kafka_properties: Mapping[str, str] = field(default_factory=dict)
+    oci_auth: OciAuth = OciAuth.RESOURCE_PRINCIPAL
+    oci_config_file: str = "~/.oci/config"
+    oci_config_profile: str = "DEFAULT"
+    object_storage_endpoint: str | None = None
+    record_format: RecordFormat = RecordFormat.AUTO
+    bad_record_policy: BadRecordPolicy = BadRecordPolicy.DEAD_LETTER
+    dlq_topic: str = ""
+    # Extensions beyond the contract's table, documented in the README.
+    key_mode: KeyMode = KeyMode.OBJECT
+    key_field: str | None = None
+    csv_delimiter: str | None = None
+    max_message_bytes: int = OCI_MAX_MESSAGE_BYTES
+    max_object_bytes: int = 10 * 1024**3
+    max_compression_ratio: int = 200
+    deadline_margin_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.dlq_topic:
+            object.__setattr__(self, "dlq_topic", self.topic)
+
+    @property
+    def password_source(self) -> str:
+        """Where the SASL password comes from, in words (never the password)."""
+        if self.auth_token is not None:
+            return "STREAM_AUTH_TOKEN"
+        return f"the Vault secret {self.auth_token_secret_ocid}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read and check the configuration; raise ConfigError naming the first bad key."""
+        reader = _Reader(env)
+        settings = cls(
+            bootstrap_servers=reader.required("STREAM_BOOTSTRAP_SERVERS"),
+            topic=reader.required("STREAM_TOPIC"),
+            security_protocol=reader.choice(
+                "STREAM_SECURITY_PROTOCOL", SecurityProtocol, SecurityProtocol.SASL_SSL
+            ),
+            sasl_mechanism=reader.choice(
+                "STREAM_SASL_MECHANISM", SaslMechanism, SaslMechanism.PLAIN
+            ),
+            username=reader.optional("STREAM_USERNAME"),
+            auth_token_secret_ocid=reader.optional("STREAM_AUTH_TOKEN_SECRET_OCID"),
+            auth_token=reader.optional("STREAM_AUTH_TOKEN"),
+            ssl_ca_location=reader.optional("STREAM_SSL_CA_LOCATION"),
+            kafka_properties=_kafka_properties(env),
+            oci_auth=reader.choice("OCI_AUTH", OciAuth, OciAuth.RESOURCE_PRINCIPAL),
+            oci_config_file=reader.optional("OCI_CONFIG_FILE") or "~/.oci/config",
+            oci_config_profile=reader.optional("OCI_CONFIG_PROFILE") or "DEFAULT",
+            object_storage_endpoint=reader.optional("OBJECT_STORAGE_ENDPOINT"),
+            record_format=reader.choice("RECORD_FORMAT", RecordFormat, RecordFormat.AUTO),
+            bad_record_policy=reader.choice(
+                "BAD_RECORD_POLICY", BadRecordPolicy, BadRecordPolicy.DEAD_LETTER
+            ),
+            dlq_topic=reader.optional("STREAM_DLQ_TOPIC") or "",
+            key_mode=_key_mode(reader),
+            key_field=_key_field(reader),
+            csv_delimiter=_csv_delimiter(reader),
+            max_message_bytes=reader.integer(
+                "MAX_MESSAGE_BYTES", OCI_MAX_MESSAGE_BYTES, low=1024, high=OCI_MAX_MESSAGE_BYTES * 8
+            ),
+            max_object_bytes=reader.integer("MAX_OBJECT_BYTES", 10 * 1024**3, low=1),
+            max_compression_ratio=reader.integer("MAX_COMPRESSION_RATIO", 200, low=1),
+            deadline_margin_seconds=reader.number("DEADLINE_MARGIN_SECONDS", 5.0, low=0.0),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Reject contradictory combinations, naming the key to fix."""
+        if self.security_protocol.uses_sasl:
+            if not self.username:
+                raise ConfigError(
+                    f"STREAM_USERNAME is required with STREAM_SECURITY_PROTOCOL="
+                    f"{self.security_protocol}; for OCI Streaming it is "
+                    "<tenancy name>/<user name>/<stream pool OCID>"
+                )
+            if self.auth_token is None and not self.auth_token_secret_ocid:
+                raise ConfigError(
+                    "STREAM_AUTH_TOKEN_SECRET_OCID (or, for local development, STREAM_AUTH_TOKEN)"
+                    f" is required with STREAM_SECURITY_PROTOCOL={self.security_protocol}"
+                )
+            if self.auth_token is not None and self.auth_token_secret_ocid:
+                raise ConfigError(
+                    "set either STREAM_AUTH_TOKEN_SECRET_OCID or STREAM_AUTH_TOKEN, not both"
+                )
+        if self.ssl_ca_location and not Path(self.ssl_ca_location).expanduser().is_file():
+            raise ConfigError(
+                f"STREAM_SSL_CA_LOCATION={self.ssl_ca_location} is not a readable file"
+            )
+        if (self.key_mode is KeyMode.FIELD) != bool(self.key_field):
+            raise ConfigError("RECORD_KEY=field:<name> needs a field name, e.g. field:customer_id")
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+_PROPERTY_PREFIX = "KAFKA_"
+
+
+def _kafka_properties(env: Mapping[str, str]) -> dict[str, str]:
+    """`KAFKA_LINGER_MS=50` → `linger.ms=50`: any librdkafka producer property."""
+    return {
+        key[len(_PROPERTY_PREFIX) :].lower().replace("_", "."): value
+        for key, value in env.items()
+        if key.startswith(_PROPERTY_PREFIX) and len(key) > len(_PROPERTY_PREFIX)
+    }
+
+
+def _key_mode(reader: _Reader) -> KeyMode:
+    raw = reader.optional("RECORD_KEY") or KeyMode.OBJECT.value
+    mode, _, _ = raw.partition(":")
+    try:
+        return KeyMode(mode)
+    except ValueError:
+        raise ConfigError(f"RECORD_KEY={raw!r} is not one of: object, none, field:<name>") from None
+
+
+def _key_field(reader: _Reader) -> str | None:
+    raw = reader.optional("RECORD_KEY") or ""
+    mode, _, name = raw.partition(":")
+    return name or None if mode == KeyMode.FIELD.value else None
+
+
+def _csv_delimiter(reader: _Reader) -> str | None:
+    raw = reader.optional("CSV_DELIMITER")
+    if raw is None:
+        return None
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    delimiter = named.get(raw.lower(), raw)
+    if len(delimiter) != 1:
+        raise ConfigError(
+            f"CSV_DELIMITER={raw!r} must be one character (or tab, comma, semicolon, pipe)"
+        )
+    return delimiter
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """Reads typed values out of the environment, naming the key in every error."""
+
+    env: Mapping[str, str]
+
+    def optional(self, key: str) -> str | None:
+        value = self.env.get(key, "").strip()
+        return value or None
+
+    def required(self, key: str) -> str:
+        value = self.optional(key)
+        if value is None:
+            raise ConfigError(f"{key} is required but not set")
+        return value
+
+    def choice(self, key: str, kind: type[_E], default: _E) -> _E:
+        value = self.optional(key)
+        if value is None:
+            return default
+        for member in kind:
+            if member.value.lower() == value.lower():
+                return member
+        allowed = ", ".join(member.value for member in kind)
+        raise ConfigError(f"{key}={value!r} is not one of: {allowed}")
+
+    def integer(self, key: str, default: int, *, low: int, high: int | None = None) -> int:
+        value = self.optional(key)
+        if value is None:
+            return default
+        try:
+            number = int(value.replace("_", ""))
+        except ValueError:
+            raise ConfigError(f"{key}={value!r} is not a whole number") from None
+        if number < low or (high is not None and number > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ConfigError(f"{key}={number} must be {bound}")
+        return number
+
+    def number(self, key: str, default: float, *, low: float) -> float:
+        value = self.optional(key)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{key}={value!r} is not a number") from None
+        if number < low:
+            raise ConfigError(f"{key}={number} must be at least {low}")
+        return number

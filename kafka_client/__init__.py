@@ -1,0 +1,1 @@
+"""objstream's producing side: librdkafka configuration and a publisher that loses nothing."""
