@@ -100,6 +100,7 @@ class Settings:
     oci_config_file: str = "~/.oci/config"
     oci_config_profile: str = "DEFAULT"
     object_storage_endpoint: str | None = None
+    secrets_endpoint: str | None = None
     record_format: RecordFormat = RecordFormat.AUTO
     bad_record_policy: BadRecordPolicy = BadRecordPolicy.DEAD_LETTER
     dlq_topic: str = ""
@@ -145,6 +146,7 @@ class Settings:
             oci_config_file=reader.optional("OCI_CONFIG_FILE") or "~/.oci/config",
             oci_config_profile=reader.optional("OCI_CONFIG_PROFILE") or "DEFAULT",
             object_storage_endpoint=reader.optional("OBJECT_STORAGE_ENDPOINT"),
+            secrets_endpoint=reader.optional("VAULT_SECRETS_ENDPOINT"),
             record_format=reader.choice("RECORD_FORMAT", RecordFormat, RecordFormat.AUTO),
             bad_record_policy=reader.choice(
                 "BAD_RECORD_POLICY", BadRecordPolicy, BadRecordPolicy.DEAD_LETTER
