@@ -18,15 +18,16 @@ INTERFACE (fixed; the rest of objstream is built against it):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from function.settings import OCI_MAX_MESSAGE_BYTES, RecordFormat
 
 
-class Record(NamedTuple):
+@dataclass(slots=True)
+class Record:
     """One record of an object: its message value and where it lies in the object.
 
-    A NamedTuple rather than a dataclass: one is made per record on the hot path.
+    Not frozen: a frozen dataclass pays object.__setattr__ per field, and one Record is made
+    per record on the hot path. Treat it as immutable all the same.
     """
 
     index: int  # 0-based ordinal in the object, invalid records counted too
@@ -35,7 +36,8 @@ class Record(NamedTuple):
     value: bytes  # the message value: JSON (csv/json/jsonl), UTF-8 text (lines), bytes (raw)
 
 
-class InvalidRecord(NamedTuple):
+@dataclass(slots=True)
+class InvalidRecord:
     """A record that could not be decoded or does not fit in a message."""
 
     index: int
