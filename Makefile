@@ -1,0 +1,51 @@
+# The project's verbs. Everything runs from the repository's own venv (.venv), made on demand.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint fmt install broker-install broker-start broker-stop bench clean
+
+## demo: start a local broker and publish the sample files through the real function path
+demo: install
+	$(PY) scripts/demo.py
+
+## test: the whole test suite against a real broker (started by the suite itself)
+test: install
+	$(PY) -m pytest
+
+## lint: ruff and mypy (strict), as CI runs them
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## install: the venv with objstream and its development tools, and the broker's jars
+install: $(STAMP) broker-install
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+broker-install: $(STAMP)
+	$(PY) broker/jvm_kafka.py install
+
+## broker-start / broker-stop: a local JVM Kafka for manual use (state in broker/run/default)
+broker-start: broker-install
+	$(PY) broker/jvm_kafka.py start
+
+broker-stop:
+	$(PY) broker/jvm_kafka.py stop
+
+## bench: throughput against a bare confluent-kafka ceiling, peak memory, cold start
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) broker/cache broker/run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,124 @@
+"""librdkafka producer configuration for OCI Streaming's Kafka-compatible endpoint.
+
+OCI Streaming speaks SASL_SSL with mechanism PLAIN; the user name is
+`<tenancy>/<user>/<stream pool OCID>` and the password an auth token. It refuses idempotent
+producers and messages over 1 MB. Everything else is librdkafka's own, and any producer property
+can be set through `properties` (the function's `KAFKA_<PROPERTY>` settings).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kafka_client.errors import ProducerConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+log = logging.getLogger(__name__)
+
+# Set only through the dedicated settings, so that the password source and the security
+# protocol are never split between two places.
+_RESERVED = {
+    "bootstrap.servers": "STREAM_BOOTSTRAP_SERVERS",
+    "security.protocol": "STREAM_SECURITY_PROTOCOL",
+    "sasl.mechanism": "STREAM_SASL_MECHANISM",
+    "sasl.mechanisms": "STREAM_SASL_MECHANISM",
+    "sasl.username": "STREAM_USERNAME",
+    "sasl.password": "STREAM_AUTH_TOKEN_SECRET_OCID or STREAM_AUTH_TOKEN",
+    "ssl.ca.location": "STREAM_SSL_CA_LOCATION",
+    "on_delivery": "(set by objstream)",
+    "error_cb": "(set by objstream)",
+}
+# Turning TLS verification off must be said in so many words; it is logged at every start.
+_VERIFICATION = ("enable.ssl.certificate.verification", "ssl.endpoint.identification.algorithm")
+
+# objstream's defaults, chosen for OCI Streaming and a function with a deadline; any of them
+# can be overridden with KAFKA_<PROPERTY>.
+DEFAULTS: Mapping[str, str] = {
+    "client.id": "objstream",
+    "acks": "all",
+    # OCI Streaming rejects idempotent producers (InitProducerId is not supported).
+    "enable.idempotence": "false",
+    # One batch per request of up to 1 MB; a little linger fills batches at high rates.
+    "linger.ms": "20",
+    "batch.size": "1000000",
+    "message.max.bytes": "1048576",
+    # Bounded local queue: back-pressure (BufferError) instead of unbounded memory.
+    "queue.buffering.max.kbytes": "32768",
+    "queue.buffering.max.messages": "100000",
+    # The invocation's deadline bounds delivery; this is only the outer limit.
+    "message.timeout.ms": "300000",
+    "socket.keepalive.enable": "true",
+    "socket.connection.setup.timeout.ms": "10000",
+    "reconnect.backoff.max.ms": "2000",
+    # A successful delivery is implied by the queue draining; only failures call back.
+    "delivery.report.only.error": "true",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Where and how to connect; the password is kept out of repr."""
+
+    bootstrap_servers: str
+    security_protocol: str = "SASL_SSL"
+    sasl_mechanism: str = "PLAIN"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ssl_ca_location: str | None = None
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def uses_sasl(self) -> bool:
+        """Whether the protocol authenticates with SASL."""
+        return self.security_protocol.upper().startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        """Whether the protocol is encrypted."""
+        return self.security_protocol.upper() in {"SSL", "SASL_SSL"}
+
+
+def producer_config(connection: ConnectionSettings) -> dict[str, str]:
+    """The librdkafka configuration (callbacks excluded) for `connection`."""
+    for key in connection.properties:
+        if key in _RESERVED:
+            raise ProducerConfigError(
+                f"the producer property {key} cannot be set with KAFKA_*: use {_RESERVED[key]}"
+            )
+    config = dict(DEFAULTS)
+    config.update(connection.properties)
+    config["bootstrap.servers"] = connection.bootstrap_servers
+    config["security.protocol"] = connection.security_protocol
+    if connection.uses_sasl:
+        if not connection.username or not connection.password:
+            raise ProducerConfigError(
+                f"security protocol {connection.security_protocol} needs a user name and an "
+                "auth token"
+            )
+        config["sasl.mechanism"] = connection.sasl_mechanism
+        config["sasl.username"] = connection.username
+        config["sasl.password"] = connection.password
+    if connection.uses_tls and connection.ssl_ca_location:
+        config["ssl.ca.location"] = connection.ssl_ca_location
+    for key in _VERIFICATION:
+        value = connection.properties.get(key)
+        if value is not None and value.strip().lower() in {"false", "none", ""}:
+            log.warning(
+                "TLS verification is weakened by configuration: the broker's identity is not "
+                "checked; never do this against OCI Streaming",
+                extra={"property": key},
+            )
+    return config
+
+
+def redacted(config: Mapping[str, object]) -> dict[str, object]:
+    """A copy of a librdkafka configuration safe to log: secrets replaced."""
+    return {
+        key: "[redacted]" if "password" in key or "secret" in key else value
+        for key, value in config.items()
+        if not callable(value)
+    }

@@ -1,0 +1,257 @@
+"""A publisher that loses nothing: every message acknowledged, or a clear failure in time.
+
+`produce()` is asynchronous. This wrapper keeps the promise a completion marker needs:
+
+- a full local queue (BufferError) is back-pressure: serve callbacks and wait, never drop;
+- every failed delivery is reported (librdkafka calls back on failures only; a success is
+  implied when the queue drains, which `flush()` returning 0 proves);
+- authentication and fatal errors end the publication at once instead of retrying until
+  librdkafka's message timeout;
+- a deadline bounds everything: when it comes, unsent messages are purged and the caller is
+  told, before the deadline, that the publication is incomplete.
+
+One `StreamPublisher` (one librdkafka producer) is reused across invocations; after a fatal
+error its owner replaces it. It is not thread-safe: one publication at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from kafka_client.errors import (
+    AuthenticationFailed,
+    BrokerUnreachable,
+    DeliveryTimedOut,
+    PublishFailed,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, str | bytes | None]]
+
+# How many messages to produce between two polls: callbacks are served in batches, which is
+# what keeps the per-message Python cost close to a bare produce loop.
+_POLL_EVERY = 500
+# Longest single wait inside flush/poll loops, so deadlines and failures are noticed quickly.
+_WAIT_STEP = 0.1
+
+
+class ProducerLike(Protocol):
+    """The part of confluent_kafka.Producer the publisher uses (fakes implement it in tests)."""
+
+    def produce(  # noqa: PLR0917 - mirrors confluent_kafka.Producer.produce
+        self,
+        topic: str,
+        value: str | bytes | None = ...,
+        key: str | bytes | None = ...,
+        partition: int = ...,
+        callback: Any = ...,
+        on_delivery: Any = ...,
+        timestamp: int = ...,
+        headers: Any = ...,
+    ) -> None: ...
+    def poll(self, timeout: float = ...) -> int: ...
+    def flush(self, timeout: float = ...) -> int: ...
+    def purge(self, in_queue: bool = ..., in_flight: bool = ..., blocking: bool = ...) -> None: ...
+    def list_topics(self, topic: str | None = ..., timeout: float = ...) -> Any: ...
+    def __len__(self) -> int: ...
+
+
+def _real_producer(config: dict[str, Any]) -> ProducerLike:
+    return Producer(config)
+
+
+class StreamPublisher:
+    """Publishes messages through one reusable producer; see the module docstring."""
+
+    sent: int
+    failed: int
+    _since_poll: int
+    _auth_error: KafkaError | None
+    _fatal_error: KafkaError | None
+    _delivery_error: KafkaError | None
+    _delivery_topic: str | None
+    _last_transport_error: KafkaError | None
+    _down_since: float | None
+
+    def __init__(
+        self,
+        config: Mapping[str, str],
+        *,
+        unreachable_grace: float = 20.0,
+        producer_factory: Callable[[dict[str, Any]], ProducerLike] | None = None,
+    ) -> None:
+        self._bootstrap = config.get("bootstrap.servers", "?")
+        self._username = config.get("sasl.username")
+        self._unreachable_grace = unreachable_grace
+        factory = producer_factory or _real_producer
+        self._producer = factory(
+            {**config, "error_cb": self._on_error, "on_delivery": self._on_delivery}
+        )
+        self._known_topics: set[str] = set()
+        self._deadline = float("inf")
+        self._reset()
+
+    # -- callbacks (served by poll/flush, in the calling thread) ------------------------------
+
+    def _on_error(self, error: KafkaError) -> None:
+        code = error.code()
+        if code == KafkaError._AUTHENTICATION:  # noqa: SLF001 - librdkafka's public code name
+            self._auth_error = error
+        elif error.fatal():
+            self._fatal_error = error
+        elif code == KafkaError._ALL_BROKERS_DOWN:  # noqa: SLF001
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+            self._last_transport_error = error
+        elif code in {KafkaError._TRANSPORT, KafkaError._SSL, KafkaError._RESOLVE}:  # noqa: SLF001
+            self._last_transport_error = error
+        log.warning("broker client error: %s", error.str(), extra={"kafka_error": error.name()})
+
+    def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
+        if error is None:  # only reachable if a user re-enables success reports
+            return
+        self.failed += 1
+        if self._delivery_error is None:
+            self._delivery_error = error
+            self._delivery_topic = message.topic()
+
+    # -- one publication ----------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self.sent = 0
+        self.failed = 0
+        self._since_poll = 0
+        self._auth_error = None
+        self._fatal_error = None
+        self._delivery_error = None
+        self._delivery_topic = None
+        self._last_transport_error = None
+        self._down_since = None
+
+    def begin(self, deadline: float) -> None:
+        """Start a publication that must be settled by `deadline` (a time.monotonic() value)."""
+        self._producer.poll(0)  # serve anything left from an earlier, aborted publication
+        self._reset()
+        self._deadline = deadline
+
+    def ensure_topic(self, topic: str) -> None:
+        """Check once per producer that `topic` exists (and that the broker lets us in)."""
+        if topic in self._known_topics:
+            return
+        timeout = max(0.1, min(self._deadline - time.monotonic(), self._unreachable_grace))
+        try:
+            metadata = self._producer.list_topics(topic, timeout=timeout)
+        except KafkaException as exc:
+            self._producer.poll(0)
+            self._raise_if_failed()
+            raise BrokerUnreachable(
+                f"no broker at {self._bootstrap} answered within {timeout:.0f} s "
+                f"({self._transport_hint(exc)})"
+            ) from exc
+        self._producer.poll(0)
+        self._raise_if_failed()
+        described = metadata.topics.get(topic)
+        if described is None or described.error is not None:
+            reason = described.error.str() if described is not None else "not in the metadata"
+            raise PublishFailed(
+                f"the stream (topic) {topic!r} is not available at {self._bootstrap}: {reason}. "
+                "Check STREAM_TOPIC and that the stream exists in the stream pool the user "
+                "name points to"
+            )
+        self._known_topics.add(topic)
+
+    def send(self, topic: str, value: bytes | None, key: bytes | None, headers: Headers) -> None:
+        """Queue one message; waits (never drops) when the local queue is full."""
+        producer = self._producer
+        while True:
+            try:
+                producer.produce(topic, value, key, headers=headers)
+                break
+            except BufferError:
+                # Back-pressure: the queue is full until the broker acknowledges a batch.
+                producer.poll(_WAIT_STEP)
+                self._raise_if_failed()
+            except KafkaException as exc:
+                raise PublishFailed(
+                    f"the producer refused a message for {topic}: {exc.args[0].str()}"
+                ) from exc
+        self.sent += 1
+        self._since_poll += 1
+        if self._since_poll >= _POLL_EVERY:
+            self._since_poll = 0
+            producer.poll(0)
+            self._raise_if_failed()
+
+    def settle(self) -> None:
+        """Return once every message sent is acknowledged; raise if any is not."""
+        while True:
+            step = min(_WAIT_STEP, max(0.0, self._deadline - time.monotonic()))
+            remaining = self._producer.flush(step)
+            self._raise_if_failed()
+            if remaining == 0:
+                return
+
+    def abort(self) -> None:
+        """Drop whatever is still queued (after a failure) so the producer starts clean."""
+        self._producer.purge(True, True, False)  # noqa: FBT003 - librdkafka's positional flags
+        self._producer.poll(0)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush briefly, then let the producer go."""
+        self._producer.flush(timeout)
+
+    # -- failure detection --------------------------------------------------------------------
+
+    def _raise_if_failed(self) -> None:
+        if self._auth_error is not None:
+            raise AuthenticationFailed(
+                f"the broker at {self._bootstrap} refused SASL authentication for user name "
+                f"{self._username!r}: {self._auth_error.str()}",
+                fatal=True,
+            )
+        if self._fatal_error is not None:
+            raise PublishFailed(
+                f"the producer hit a fatal error: {self._fatal_error.str()}", fatal=True
+            )
+        if self._delivery_error is not None:
+            raise PublishFailed(
+                f"{self.failed} message(s) were not acknowledged by {self._bootstrap} for "
+                f"{self._delivery_topic}: {self._delivery_error.str()}"
+            )
+        now = time.monotonic()
+        if (
+            self._down_since is not None
+            and now - self._down_since > self._unreachable_grace
+            and len(self._producer) > 0
+        ):
+            raise BrokerUnreachable(
+                f"no broker at {self._bootstrap} was reachable for "
+                f"{now - self._down_since:.0f} s ({self._transport_hint(None)})"
+            )
+        if now >= self._deadline and len(self._producer) > 0:
+            waiting = len(self._producer)
+            raise DeliveryTimedOut(
+                f"the deadline came with {waiting} message(s) not yet acknowledged by "
+                f"{self._bootstrap}"
+                + (
+                    f" (last broker error: {self._last_transport_error.str()})"
+                    if self._last_transport_error is not None
+                    else ""
+                )
+            )
+
+    def _transport_hint(self, exc: KafkaException | None) -> str:
+        if self._last_transport_error is not None:
+            return f"last error: {self._last_transport_error.str()}"
+        if exc is not None and exc.args:
+            first = exc.args[0]
+            return f"last error: {first.str() if isinstance(first, KafkaError) else first}"
+        return "check STREAM_BOOTSTRAP_SERVERS, the network path and the TLS settings"
