@@ -71,6 +71,13 @@ class BadRecordPolicy(StrEnum):
     FAIL = "fail"
 
 
+class ValueFormat(StrEnum):
+    """How record values are written."""
+
+    JSON = "json"  # the record itself (the contract's values)
+    CONNECT_JSON = "connect-json"  # Kafka Connect JsonConverter envelope {schema, payload}
+
+
 class KeyMode(StrEnum):
     """Which key record messages carry, and so how they spread over partitions."""
 
@@ -108,6 +115,10 @@ class Settings:
     key_mode: KeyMode = KeyMode.OBJECT
     key_field: str | None = None
     csv_delimiter: str | None = None
+    value_format: ValueFormat = ValueFormat.JSON
+    column_types: Mapping[str, str] = field(default_factory=dict)
+    infer_types: bool = False
+    record_id_field: str = "objstream_id"
     max_message_bytes: int = OCI_MAX_MESSAGE_BYTES
     max_object_bytes: int = 10 * 1024**3
     max_compression_ratio: int = 200
@@ -155,6 +166,10 @@ class Settings:
             key_mode=_key_mode(reader),
             key_field=_key_field(reader),
             csv_delimiter=_csv_delimiter(reader),
+            value_format=reader.choice("VALUE_FORMAT", ValueFormat, ValueFormat.JSON),
+            column_types=_column_types(reader),
+            infer_types=reader.flag("CONNECT_INFER_TYPES", default=False),
+            record_id_field=reader.optional("CONNECT_ID_FIELD") or "objstream_id",
             max_message_bytes=reader.integer(
                 "MAX_MESSAGE_BYTES", OCI_MAX_MESSAGE_BYTES, low=1024, high=OCI_MAX_MESSAGE_BYTES * 8
             ),
@@ -220,6 +235,27 @@ def _key_field(reader: _Reader) -> str | None:
     return name or None if mode == KeyMode.FIELD.value else None
 
 
+_COLUMN_TYPES = {"string", "int64", "int32", "float64", "boolean", "decimal"}
+
+
+def _column_types(reader: _Reader) -> dict[str, str]:
+    """`CONNECT_COLUMN_TYPES=amount:float64,qty:int64` → {"amount": "float64", "qty": "int64"}."""
+    raw = reader.optional("CONNECT_COLUMN_TYPES")
+    if raw is None:
+        return {}
+    types: dict[str, str] = {}
+    for part in raw.split(","):
+        name, _, kind = part.strip().rpartition(":")
+        if not name or kind not in _COLUMN_TYPES:
+            allowed = ", ".join(sorted(_COLUMN_TYPES))
+            raise ConfigError(
+                f"CONNECT_COLUMN_TYPES entry {part.strip()!r} is not <column>:<type> with a type "
+                f"among {allowed}"
+            )
+        types[name] = kind
+    return types
+
+
 def _csv_delimiter(reader: _Reader) -> str | None:
     raw = reader.optional("CSV_DELIMITER")
     if raw is None:
@@ -258,6 +294,16 @@ class _Reader:
                 return member
         allowed = ", ".join(member.value for member in kind)
         raise ConfigError(f"{key}={value!r} is not one of: {allowed}")
+
+    def flag(self, key: str, *, default: bool) -> bool:
+        value = self.optional(key)
+        if value is None:
+            return default
+        if value.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if value.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{key}={value!r} is not true or false")
 
     def integer(self, key: str, default: int, *, low: int, high: int | None = None) -> int:
         value = self.optional(key)
