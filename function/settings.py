@@ -86,8 +86,9 @@ class KeyMode(StrEnum):
     FIELD = "field"  # the value of one top-level field of the record
 
 
-# OCI Streaming refuses messages over 1 MB (key, value and headers together).
-OCI_MAX_MESSAGE_BYTES = 1_048_576
+# OCI Streaming refuses messages, and produce requests, over 1 MB: librdkafka's own default
+# request limit (message.max.bytes) of 1 000 000 bytes keeps both under it.
+OCI_MAX_MESSAGE_BYTES = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class Settings:
     oci_config_profile: str = "DEFAULT"
     object_storage_endpoint: str | None = None
     secrets_endpoint: str | None = None
+    local_objects_dir: str | None = None
     record_format: RecordFormat = RecordFormat.AUTO
     bad_record_policy: BadRecordPolicy = BadRecordPolicy.DEAD_LETTER
     dlq_topic: str = ""
@@ -158,6 +160,7 @@ class Settings:
             oci_config_profile=reader.optional("OCI_CONFIG_PROFILE") or "DEFAULT",
             object_storage_endpoint=reader.optional("OBJECT_STORAGE_ENDPOINT"),
             secrets_endpoint=reader.optional("VAULT_SECRETS_ENDPOINT"),
+            local_objects_dir=reader.optional("LOCAL_OBJECTS_DIR"),
             record_format=reader.choice("RECORD_FORMAT", RecordFormat, RecordFormat.AUTO),
             bad_record_policy=reader.choice(
                 "BAD_RECORD_POLICY", BadRecordPolicy, BadRecordPolicy.DEAD_LETTER

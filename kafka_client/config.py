@@ -45,7 +45,8 @@ DEFAULTS: Mapping[str, str] = {
     # One batch per request of up to 1 MB; a little linger fills batches at high rates.
     "linger.ms": "20",
     "batch.size": "1000000",
-    "message.max.bytes": "1048576",
+    # OCI Streaming's 1 MB limit applies to each request as well as to each message.
+    "message.max.bytes": "1000000",
     # Bounded local queue: back-pressure (BufferError) instead of unbounded memory.
     "queue.buffering.max.kbytes": "32768",
     "queue.buffering.max.messages": "100000",
@@ -82,15 +83,21 @@ class ConnectionSettings:
         return self.security_protocol.upper() in {"SSL", "SASL_SSL"}
 
 
-def producer_config(connection: ConnectionSettings) -> dict[str, str]:
+# Properties the Python client reads itself (not librdkafka), which must be real booleans.
+_PYTHON_BOOLEANS = {"delivery.report.only.error"}
+
+
+def producer_config(connection: ConnectionSettings) -> dict[str, str | bool]:
     """The librdkafka configuration (callbacks excluded) for `connection`."""
     for key in connection.properties:
         if key in _RESERVED:
             raise ProducerConfigError(
                 f"the producer property {key} cannot be set with KAFKA_*: use {_RESERVED[key]}"
             )
-    config = dict(DEFAULTS)
+    config: dict[str, str | bool] = dict(DEFAULTS)
     config.update(connection.properties)
+    for key in _PYTHON_BOOLEANS:
+        config[key] = str(config[key]).strip().lower() in {"true", "1", "yes"}
     config["bootstrap.servers"] = connection.bootstrap_servers
     config["security.protocol"] = connection.security_protocol
     if connection.uses_sasl:

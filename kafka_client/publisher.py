@@ -83,13 +83,14 @@ class StreamPublisher:
 
     def __init__(
         self,
-        config: Mapping[str, str],
+        config: Mapping[str, str | bool],
         *,
         unreachable_grace: float = 20.0,
         producer_factory: Callable[[dict[str, Any]], ProducerLike] | None = None,
     ) -> None:
-        self._bootstrap = config.get("bootstrap.servers", "?")
-        self._username = config.get("sasl.username")
+        self._bootstrap = str(config.get("bootstrap.servers", "?"))
+        username = config.get("sasl.username")
+        self._username = str(username) if username is not None else None
         self._unreachable_grace = unreachable_grace
         factory = producer_factory or _real_producer
         self._producer = factory(

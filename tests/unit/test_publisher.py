@@ -157,7 +157,7 @@ def test_producer_config_is_oci_ready_and_keeps_the_token_out_of_repr() -> None:
     connection = ConnectionSettings(
         bootstrap_servers="cell-1.streaming.us-phoenix-1.oci.oraclecloud.com:9092",
         username="tenancy/user@example.com/ocid1.streampool.oc1.phx.aaaa",
-        password="secret-token-XYZ",  # noqa: S106
+        password="secret-token-XYZ",
         properties={"linger.ms": "50"},
     )
     config = producer_config(connection)

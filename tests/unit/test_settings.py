@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,6 +17,9 @@ from function.settings import (
     Settings,
     ValueFormat,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 OCI = {
     "STREAM_BOOTSTRAP_SERVERS": "cell-1.streaming.us-phoenix-1.oci.oraclecloud.com:9092",

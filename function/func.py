@@ -1,0 +1,89 @@
+"""The OCI Functions entry point: `handler(ctx, data)`, as fdk calls it.
+
+    fdk /function/func.py handler        (func.yaml's cmd; the Dockerfile installs the wheel)
+
+The configuration is read once per container; a missing or contradictory setting fails the
+invocation (502) with a message naming the key. Everything else is in function.pipeline.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from typing import Any
+
+from fdk import response
+
+from function.deadline import Deadline
+from function.errors import ConfigError, ObjstreamError
+from function.pipeline import Outcome
+from function.runtime import Runtime
+from function.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# OCI Events bodies are a few KiB; anything much larger is not an event.
+MAX_BODY_BYTES = 256 * 1024
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """The container's runtime, built from the environment on first use."""
+    global _runtime  # noqa: PLW0603 - one per container, by design
+    if _runtime is None:
+        _runtime = Runtime.for_oci(Settings.from_env(os.environ))
+    return _runtime
+
+
+def reset_runtime(replacement: Runtime | None = None) -> None:
+    """Forget the container's runtime (tests, and the CLI's in-process runs)."""
+    global _runtime  # noqa: PLW0603
+    if _runtime is not None:
+        _runtime.close()
+    _runtime = replacement
+
+
+def _body_bytes(data: Any) -> bytes:
+    if data is None:
+        return b""
+    if isinstance(data, bytes | bytearray):
+        return bytes(data[: MAX_BODY_BYTES + 1])
+    if isinstance(data, io.IOBase) or hasattr(data, "read"):
+        return bytes(data.read(MAX_BODY_BYTES + 1))
+    return str(data).encode("utf-8")[: MAX_BODY_BYTES + 1]
+
+
+def handler(ctx: Any, data: Any = None) -> response.Response:
+    """Handle one OCI Events invocation; see CONTRACT.md §3 for the outcomes."""
+    call_id = ctx.CallID() if hasattr(ctx, "CallID") else None
+    body = _body_bytes(data)
+    try:
+        current = runtime()
+        deadline = Deadline.from_rfc3339(
+            ctx.Deadline(), margin=current.settings.deadline_margin_seconds
+        )
+        if len(body) > MAX_BODY_BYTES:
+            outcome = Outcome(
+                "error",
+                {"error": f"the invocation body is over {MAX_BODY_BYTES} bytes: not an OCI event"},
+            )
+        else:
+            outcome = current.invoke(body, deadline)
+    except ConfigError as exc:
+        log.error("configuration error: %s", exc, extra={"call_id": call_id})  # noqa: TRY400 - the message is the whole story
+        raise
+    except ObjstreamError as exc:
+        log.error(  # noqa: TRY400 - no traceback: the message says what to check
+            "invocation failed, to be retried: %s",
+            exc,
+            extra={"call_id": call_id, "error_type": type(exc).__name__},
+        )
+        raise
+    return response.Response(
+        ctx,
+        response_data=outcome.to_json().decode(),
+        headers={"Content-Type": "application/json"},
+        status_code=200,
+    )

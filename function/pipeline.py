@@ -1,0 +1,278 @@
+"""One invocation, start to end: parse → read → decode → publish, and the outcome.
+
+This is where the contract's outcome table lives (CONTRACT.md §3). The parts it composes are
+behind small protocols, so tests swap in plain fakes:
+
+- `ObjectReader.open(event, deadline)` → a readable body (Object Storage, or a local file);
+- `Publisher` (kafka_client.StreamPublisher): begin / ensure_topic / send / settle / abort.
+
+Order on the stream, one key per object: the OCI event, the records (and dead letters), then
+exactly one terminal marker, sent only after everything before it was acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from function.errors import (
+    InvalidEvent,
+    ObjectRejected,
+    ObjectSkipped,
+)
+from function.events import parse_event
+from function.messages import ObjectMessages
+from function.records import DecodeOptions, InvalidRecord, RecordDecoder
+from function.settings import BadRecordPolicy, KeyMode, Settings
+
+if TYPE_CHECKING:
+    from function.deadline import Deadline
+    from function.events import ObjectEvent
+    from function.messages import Headers
+    from function.object_storage import ObjectBody, ObjectReader
+
+log = logging.getLogger(__name__)
+
+# Room kept in every record for the key and headers under the message limit.
+HEADER_ROOM = 16 * 1024
+# How often (in records) the deadline is looked at; a clock read per record would cost more.
+_DEADLINE_EVERY = 256
+
+
+class Publisher(Protocol):
+    """What the pipeline needs of kafka_client.StreamPublisher."""
+
+    def begin(self, deadline: float) -> None: ...
+    def ensure_topic(self, topic: str) -> None: ...
+    def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
+    ) -> None: ...
+    def settle(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+@dataclass
+class Outcome:
+    """What an invocation answers (HTTP 200 with this JSON); failures raise instead."""
+
+    status: str  # "published", "rejected", "skipped" or "error"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        """The response body."""
+        return orjson.dumps({"status": self.status, **self.detail})
+
+
+def process(
+    body: bytes,
+    *,
+    settings: Settings,
+    reader: ObjectReader,
+    publisher: Publisher,
+    deadline: Deadline,
+) -> Outcome:
+    """Handle one invocation body; raises TransientError (→ 502) when a retry is needed."""
+    try:
+        event = parse_event(body)
+    except InvalidEvent as exc:
+        log.warning("invalid invocation body: %s", exc, extra={"outcome": "error"})
+        return Outcome("error", {"error": str(exc)})
+    except ObjectSkipped as exc:
+        log.info("skipped: %s", exc.reason, extra={"outcome": "skipped"})
+        return Outcome("skipped", {"reason": exc.reason})
+
+    where = {"namespace": event.namespace, "bucket": event.bucket, "object": event.object_name}
+    try:
+        opened = reader.open(event, deadline)
+    except ObjectSkipped as exc:
+        log.info(
+            "skipped %s: %s", event.object_name, exc.reason, extra={**where, "outcome": "skipped"}
+        )
+        return Outcome("skipped", {**where, "reason": exc.reason})
+    except ObjectRejected as exc:
+        # Unreadable for good (e.g. archived): the stream still learns of it.
+        return _publish_object(event, None, settings, publisher, deadline, rejection=exc.reason)
+    with opened:
+        return _publish_object(event, opened, settings, publisher, deadline)
+
+
+def _publish_object(
+    event: ObjectEvent,
+    body: ObjectBody | None,
+    settings: Settings,
+    publisher: Publisher,
+    deadline: Deadline,
+    *,
+    rejection: str | None = None,
+) -> Outcome:
+    started = time.monotonic()
+    messages = ObjectMessages(event)
+    topic, dlq_topic = settings.topic, settings.dlq_topic
+    decoder = (
+        RecordDecoder(
+            body,
+            DecodeOptions(
+                object_name=event.object_name,
+                record_format=settings.record_format,
+                content_type=body.content_type,
+                content_encoding=body.content_encoding,
+                csv_delimiter=settings.csv_delimiter,
+                max_record_bytes=settings.max_message_bytes - HEADER_ROOM,
+                max_object_bytes=settings.max_object_bytes,
+                max_compression_ratio=settings.max_compression_ratio,
+            ),
+        )
+        if body is not None
+        else None
+    )
+    publisher.begin(deadline.at)
+    try:
+        publisher.ensure_topic(topic)
+        if dlq_topic != topic:
+            publisher.ensure_topic(dlq_topic)
+        first = messages.event_message()
+        publisher.send(topic, first.value, messages.key, first.headers)
+        counts = _Counts()
+        try:
+            if decoder is not None:
+                _send_records(
+                    decoder,
+                    messages,
+                    settings=settings,
+                    publisher=publisher,
+                    deadline=deadline,
+                    counts=counts,
+                )
+        except ObjectRejected as exc:
+            rejection = exc.reason
+        # Everything before the marker must be acknowledged before the marker is sent.
+        publisher.settle()
+        summary = _summary(decoder, counts, started)
+        if rejection is None:
+            marker = messages.published_marker(summary)
+        else:
+            marker = messages.rejected_marker(rejection, summary)
+        publisher.send(topic, marker.value, messages.key, marker.headers)
+        publisher.settle()
+    except BaseException:
+        publisher.abort()
+        raise
+    status = "published" if rejection is None else "rejected"
+    detail = {**messages_fields(event), **summary}
+    if rejection is not None:
+        detail["reason"] = rejection
+    log.info(
+        "%s %s: %d records, %d invalid, %d bytes in %.0f ms",
+        status,
+        event.object_name,
+        counts.records,
+        counts.invalid,
+        summary["bytes"],
+        summary["durationMs"],
+        extra={**detail, "outcome": status},
+    )
+    return Outcome(status, detail)
+
+
+def messages_fields(event: ObjectEvent) -> dict[str, Any]:
+    """The object an outcome is about, as response and log fields."""
+    return {
+        "namespace": event.namespace,
+        "bucket": event.bucket,
+        "object": event.object_name,
+        "eTag": event.etag,
+        "eventID": event.event_id,
+    }
+
+
+@dataclass
+class _Counts:
+    records: int = 0
+    invalid: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+
+
+def _send_records(
+    decoder: RecordDecoder,
+    messages: ObjectMessages,
+    *,
+    settings: Settings,
+    publisher: Publisher,
+    deadline: Deadline,
+    counts: _Counts,
+) -> None:
+    topic, dlq_topic, policy = settings.topic, settings.dlq_topic, settings.bad_record_policy
+    key_of = _record_key(settings, messages.key)
+    object_key = messages.key
+    send = publisher.send
+    started = False
+    since_check = 0
+    for item in decoder:
+        if not started:
+            messages.start_records(decoder.record_format)
+            started = True
+        since_check += 1
+        if since_check >= _DEADLINE_EVERY:
+            since_check = 0
+            # Stop at a record boundary while there is still time to answer.
+            deadline.check("publishing records")
+        if not isinstance(item, InvalidRecord):
+            send(topic, item.value, key_of(item.value), messages.record_headers(item.index))
+            counts.records += 1
+            continue
+        counts.invalid += 1
+        if policy is BadRecordPolicy.DEAD_LETTER:
+            dead = messages.invalid_message(item, max_bytes=settings.max_message_bytes)
+            send(dlq_topic, dead.value, object_key, dead.headers)
+            counts.dead_lettered += 1
+        elif policy is BadRecordPolicy.SKIP:
+            counts.skipped += 1
+            log.info("skipped invalid record %d: %s", item.index, item.reason)
+        else:
+            raise ObjectRejected(
+                f"record {item.index} (bytes {item.start}-{item.end}) is invalid and "
+                f"BAD_RECORD_POLICY=fail: {item.reason}"
+            )
+    deadline.check("publishing records")
+
+
+def _record_key(settings: Settings, object_key: bytes) -> Any:
+    """The key function for records, per RECORD_KEY."""
+    if settings.key_mode is KeyMode.OBJECT:
+        return lambda _value: object_key
+    if settings.key_mode is KeyMode.NONE:
+        return lambda _value: None
+    name = settings.key_field or ""
+
+    def field_key(value: bytes) -> bytes:
+        # Only JSON objects have fields; anything else keeps the object's key.
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return object_key
+        if isinstance(parsed, dict) and parsed.get(name) is not None:
+            found = parsed[name]
+            return (found if isinstance(found, str) else orjson.dumps(found).decode()).encode()
+        return object_key
+
+    return field_key
+
+
+def _summary(decoder: RecordDecoder | None, counts: _Counts, started: float) -> dict[str, Any]:
+    summary = decoder.summary if decoder is not None else None
+    return {
+        "format": str(summary.record_format) if summary else None,
+        "compression": summary.compression if summary else None,
+        "records": counts.records,
+        "invalid": counts.invalid,
+        "deadLettered": counts.dead_lettered,
+        "skippedInvalid": counts.skipped,
+        "bytes": summary.bytes_in if summary else 0,
+        "decodedBytes": summary.bytes_decoded if summary else 0,
+        "durationMs": round((time.monotonic() - started) * 1000, 1),
+    }

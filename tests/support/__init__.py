@@ -1,0 +1,1 @@
+"""Test support shared by the suites: stand-ins for the services objstream talks to."""
