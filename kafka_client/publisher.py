@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
+librdkafka_log = logging.getLogger("kafka_client.librdkafka")
 
 Headers = list[tuple[str, str | bytes | None]]
 
@@ -94,7 +95,13 @@ class StreamPublisher:
         self._unreachable_grace = unreachable_grace
         factory = producer_factory or _real_producer
         self._producer = factory(
-            {**config, "error_cb": self._on_error, "on_delivery": self._on_delivery}
+            {
+                **config,
+                "error_cb": self._on_error,
+                "on_delivery": self._on_delivery,
+                # librdkafka's own log lines go through logging (fdk's handlers), not raw stderr.
+                "logger": librdkafka_log,
+            }
         )
         self._known_topics: set[str] = set()
         self._deadline = float("inf")
@@ -147,18 +154,23 @@ class StreamPublisher:
         """Check once per producer that `topic` exists (and that the broker lets us in)."""
         if topic in self._known_topics:
             return
-        timeout = max(0.1, min(self._deadline - time.monotonic(), self._unreachable_grace))
-        try:
-            metadata = self._producer.list_topics(topic, timeout=timeout)
-        except KafkaException as exc:
-            self._producer.poll(0)
-            self._raise_if_failed()
-            raise BrokerUnreachable(
-                f"no broker at {self._bootstrap} answered within {timeout:.0f} s "
-                f"({self._transport_hint(exc)})"
-            ) from exc
-        self._producer.poll(0)
-        self._raise_if_failed()
+        budget = max(0.1, min(self._deadline - time.monotonic(), self._unreachable_grace))
+        give_up = time.monotonic() + budget
+        while True:
+            # Short metadata requests with callbacks served in between: an authentication
+            # error is reported through error_cb, which a single long request would sit on.
+            step = max(0.05, min(1.0, give_up - time.monotonic()))
+            try:
+                metadata = self._producer.list_topics(topic, timeout=step)
+                break
+            except KafkaException as exc:
+                self._producer.poll(0)
+                self._raise_if_failed()
+                if time.monotonic() >= give_up:
+                    raise BrokerUnreachable(
+                        f"no broker at {self._bootstrap} answered within {budget:.0f} s "
+                        f"({self._transport_hint(exc)})"
+                    ) from exc
         described = metadata.topics.get(topic)
         if described is None or described.error is not None:
             reason = described.error.str() if described is not None else "not in the metadata"
