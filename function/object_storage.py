@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 # Enough to ride out a flaky network; a connection that keeps dropping is a real failure.
 MAX_RESUMES = 5
-# One socket read per MiB keeps per-read overhead negligible and memory flat.
+# The body's buffer: big enough that per-read overhead vanishes, small enough to keep memory flat.
 BUFFER_BYTES = 1024 * 1024
 
 # What a connection lost or stalled mid-body looks like from urllib3 and http.client.
@@ -305,8 +305,8 @@ class OciObjectReader:
 class _ResumingStream(io.RawIOBase):
     """The raw body of one GET, resumed with a Range request when the connection drops.
 
-    `position` counts the bytes handed to the caller; a resume asks for exactly the rest,
-    so nothing is repeated or skipped.
+    `position` counts the bytes passed up (into the ObjectBody's buffer, so to the caller);
+    a resume asks for exactly the rest, so nothing is repeated or skipped.
     """
 
     def __init__(

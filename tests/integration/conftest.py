@@ -6,15 +6,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from function.oci_auth import oci_config_and_signer
 from function.settings import Settings
 from tests.support.oci_standin import ApiKey, OciStandIn, make_api_key, write_oci_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-
-    from function.oci_auth import OciConfig, OciSigner
 
 
 @pytest.fixture
@@ -67,9 +64,3 @@ def oci_settings(request: pytest.FixtureRequest) -> Settings:
     """Each test using it runs once per authentication mode."""
     settings: Settings = request.getfixturevalue(f"{request.param}_settings")
     return settings
-
-
-@pytest.fixture
-def oci_auth(oci_settings: Settings) -> tuple[OciConfig, OciSigner]:
-    """The SDK config and signer for `oci_settings`."""
-    return oci_config_and_signer(oci_settings)

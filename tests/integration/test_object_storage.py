@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import gzip
 import hashlib
@@ -23,6 +24,7 @@ from function.deadline import Deadline
 from function.errors import (
     ConfigError,
     DeadlineExceeded,
+    ObjectRejected,
     ObjectSkipped,
     ObjectStorageError,
     TransientError,
@@ -268,6 +270,26 @@ def test_resource_principal_token_from_a_file_is_used(
     assert oci_standin.rejected == 0
 
 
+def test_a_session_token_profile_is_used(
+    oci_standin: OciStandIn, api_key: ApiKey, tmp_path: Path
+) -> None:
+    """A profile made by `oci session authenticate` signs with `ST$<token>`."""
+    config_file = write_oci_config(tmp_path, api_key)
+    token_file = tmp_path / "token"
+    token_file.write_text(oci_standin.forge_session_token(api_key.private_key), encoding="ascii")
+    with config_file.open("a", encoding="utf-8") as config:
+        config.write(f"security_token_file={token_file}\n")
+    settings = standin_settings(
+        oci_standin, OCI_AUTH="config_file", OCI_CONFIG_FILE=str(config_file)
+    )
+    store(oci_standin)
+
+    with build_reader(settings) as reader:
+        assert read_all(reader, event_for()) == ORDERS
+    assert _key_id(oci_standin.last_headers(path_of())["authorization"]).startswith("ST$")
+    assert oci_standin.rejected == 0
+
+
 @pytest.mark.parametrize(
     ("write", "profile", "message"),
     [
@@ -354,6 +376,50 @@ def test_a_bucket_that_cannot_be_read_is_an_error_not_a_skip(
         reader.open(event_for(), Deadline.in_seconds(5))
 
 
+@pytest.mark.parametrize(
+    ("fault", "error", "message"),
+    [
+        pytest.param(
+            Fault(status=409, code="NotRestored"),
+            ObjectRejected,
+            "Archive storage tier",
+            id="archived-object-is-rejected",
+        ),
+        pytest.param(
+            Fault(status=403), ObjectStorageError, "403 NotAuthorized", id="forbidden-is-an-error"
+        ),
+        pytest.param(
+            Fault(status=400, code="InvalidParameter"),
+            ObjectStorageError,
+            "400 InvalidParameter",
+            id="bad-request-is-an-error",
+        ),
+    ],
+)
+def test_answers_that_retrying_cannot_change_are_not_retried(
+    oci_standin: OciStandIn,
+    reader: OciObjectReader,
+    fault: Fault,
+    error: type[Exception],
+    message: str,
+) -> None:
+    store(oci_standin)
+    oci_standin.fail_object(NAMESPACE, BUCKET, NAME, fault)
+
+    with pytest.raises(error, match=message):
+        reader.open(event_for(), Deadline.in_seconds(5))
+
+    assert oci_standin.request_count(path_of()) == 1
+
+
+def test_an_empty_object_reads_as_empty(oci_standin: OciStandIn, reader: OciObjectReader) -> None:
+    etag = store(oci_standin, b"")
+
+    with reader.open(event_for(etag=etag), Deadline.in_seconds(5)) as body:
+        assert body.content_length == 0
+        assert body.read() == b""
+
+
 def test_an_event_without_an_etag_reads_the_current_version(
     oci_standin: OciStandIn, reader: OciObjectReader
 ) -> None:
@@ -403,6 +469,26 @@ def test_persistent_unavailability_gives_up_before_the_deadline(
     assert elapsed < 3.5
     assert "attempts" in str(caught.value)
     assert oci_standin.request_count(path_of()) >= 2
+
+
+def test_an_unreachable_endpoint_is_an_object_storage_error(
+    config_file_settings: Settings,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = dataclasses.replace(
+        config_file_settings, object_storage_endpoint=f"http://127.0.0.1:{port}"
+    )
+    started = time.monotonic()
+
+    with (
+        build_reader(settings) as reader,
+        pytest.raises(ObjectStorageError, match=r"could not read .* after \d+ attempts"),
+    ):
+        reader.open(event_for(), Deadline.in_seconds(1))
+
+    assert time.monotonic() - started < 1
 
 
 def test_a_passed_deadline_sends_nothing(oci_standin: OciStandIn, reader: OciObjectReader) -> None:

@@ -62,8 +62,6 @@ def test_a_wrong_token_is_an_authentication_failure_within_seconds(
     started = time.monotonic()
     with pytest.raises(AuthenticationFailed) as caught:
         publisher.ensure_topic(topic)
-        publisher.send(topic, b"x", None, [])
-        publisher.settle()
     assert time.monotonic() - started < 10
     assert str(listener.username) in str(caught.value)
     assert "expired-token" not in str(caught.value)

@@ -218,6 +218,7 @@ class Fault:
     """What the stand-in does instead of (or while) answering one request.
 
     status: answer with this error status (and a JSON error body) instead of the resource.
+    code: the error body's `code` (default: the usual one for the status).
     retry_after: seconds for a `retry-after` header on that error.
     delay: seconds to wait before answering at all.
     drop_after: send the headers and this many body bytes, then close the connection.
@@ -225,6 +226,7 @@ class Fault:
     """
 
     status: int | None = None
+    code: str | None = None
     retry_after: float | None = None
     delay: float = 0.0
     drop_after: int | None = None
@@ -706,7 +708,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.status is not None:
             extra = {"retry-after": f"{fault.retry_after:g}"} if fault.retry_after else {}
-            code = _ERROR_CODES.get(fault.status, "Error")
+            code = fault.code or _ERROR_CODES.get(fault.status, "Error")
             self._error(HTTPStatus(fault.status), code, f"injected {fault.status}", extra)
             return
         try:
