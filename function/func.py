@@ -70,7 +70,7 @@ def handler(ctx: Any, data: Any = None) -> response.Response:
                 {"error": f"the invocation body is over {MAX_BODY_BYTES} bytes: not an OCI event"},
             )
         else:
-            outcome = current.invoke(body, deadline)
+            outcome = current.invoke(body, deadline, call_id=call_id)
     except ConfigError as exc:
         log.error("configuration error: %s", exc, extra={"call_id": call_id})  # noqa: TRY400 - the message is the whole story
         raise

@@ -74,30 +74,36 @@ def process(
     reader: ObjectReader,
     publisher: Publisher,
     deadline: Deadline,
+    call_id: str | None = None,
 ) -> Outcome:
     """Handle one invocation body; raises TransientError (→ 502) when a retry is needed."""
     try:
         event = parse_event(body)
     except InvalidEvent as exc:
-        log.warning("invalid invocation body: %s", exc, extra={"outcome": "error"})
+        log.warning(
+            "invalid invocation body: %s", exc, extra={"call_id": call_id, "outcome": "error"}
+        )
         return Outcome("error", {"error": str(exc)})
     except ObjectSkipped as exc:
-        log.info("skipped: %s", exc.reason, extra={"outcome": "skipped"})
+        log.info("skipped: %s", exc.reason, extra={"call_id": call_id, "outcome": "skipped"})
         return Outcome("skipped", {"reason": exc.reason})
 
     where = {"namespace": event.namespace, "bucket": event.bucket, "object": event.object_name}
+    logged = {**where, "call_id": call_id}
     try:
         opened = reader.open(event, deadline)
     except ObjectSkipped as exc:
         log.info(
-            "skipped %s: %s", event.object_name, exc.reason, extra={**where, "outcome": "skipped"}
+            "skipped %s: %s", event.object_name, exc.reason, extra={**logged, "outcome": "skipped"}
         )
         return Outcome("skipped", {**where, "reason": exc.reason})
     except ObjectRejected as exc:
         # Unreadable for good (e.g. archived): the stream still learns of it.
-        return _publish_object(event, None, settings, publisher, deadline, rejection=exc.reason)
+        return _publish_object(
+            event, None, settings, publisher, deadline, rejection=exc.reason, call_id=call_id
+        )
     with opened:
-        return _publish_object(event, opened, settings, publisher, deadline)
+        return _publish_object(event, opened, settings, publisher, deadline, call_id=call_id)
 
 
 def _publish_object(
@@ -108,6 +114,7 @@ def _publish_object(
     deadline: Deadline,
     *,
     rejection: str | None = None,
+    call_id: str | None = None,
 ) -> Outcome:
     started = time.monotonic()
     messages = ObjectMessages(event)
@@ -173,7 +180,7 @@ def _publish_object(
         counts.invalid,
         summary["bytes"],
         summary["durationMs"],
-        extra={**detail, "outcome": status},
+        extra={**detail, "call_id": call_id, "outcome": status},
     )
     return Outcome(status, detail)
 

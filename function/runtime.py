@@ -134,7 +134,7 @@ class Runtime:
 
     # -- one invocation ---------------------------------------------------------------------
 
-    def invoke(self, body: bytes, deadline: Deadline) -> Outcome:
+    def invoke(self, body: bytes, deadline: Deadline, *, call_id: str | None = None) -> Outcome:
         """Process one invocation body; raises TransientError or ConfigError (→ 502)."""
         for attempt in (1, 2):
             publisher = self.publisher()
@@ -145,6 +145,7 @@ class Runtime:
                     reader=self.reader,
                     publisher=publisher,
                     deadline=deadline,
+                    call_id=call_id,
                 )
             except AuthenticationFailed as exc:
                 self.drop_publisher()
