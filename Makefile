@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt install broker-install broker-start broker-stop bench clean
+.PHONY: demo test lint fmt install broker-install connect-install broker-start broker-stop bench clean
 
 ## demo: start a local broker and publish the sample files through the real function path
 demo: install
@@ -24,8 +24,9 @@ fmt: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## install: the venv with objstream and its development tools, and the broker's jars
-install: $(STAMP) broker-install
+## install: the venv with objstream and its development tools, the broker's jars, and what the
+## Kafka Connect tests need (Connect and the Debezium JDBC sink from Maven, PostgreSQL from Debian)
+install: $(STAMP) broker-install connect-install
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,9 @@ $(STAMP): pyproject.toml
 
 broker-install: $(STAMP)
 	$(PY) broker/jvm_kafka.py install
+
+connect-install:
+	bash connect/install.sh
 
 ## broker-start / broker-stop: a local JVM Kafka for manual use (state in broker/run/default)
 broker-start: broker-install

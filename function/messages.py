@@ -100,6 +100,10 @@ class ObjectMessages:
         head = self._headers(b"", TYPE_RECORD, _CONTENT_TYPES[record_format])
         self._record_tail = [*head[2:], ("ce_etag", self._etag)]
 
+    def record_id(self, index: int) -> bytes:
+        """Record `index`'s ce_id."""
+        return self._id_prefix + str(index).encode()
+
     def record_headers(self, index: int) -> Headers:
         """Headers of record `index` (hot path: called once per record)."""
         number = str(index).encode()
@@ -126,7 +130,9 @@ class ObjectMessages:
         body["raw"] = base64.b64encode(raw).decode("ascii")
         body["rawTruncated"] = len(raw) < record.end - record.start
         headers = self._headers(self._id_prefix + number, TYPE_INVALID, JSON)
-        headers += [("ce_recordindex", number), ("ce_etag", self._etag)]
+        # No ce_recordindex: that header marks record messages, and only them (Kafka Connect
+        # sinks keep records with a HasHeaderKey predicate on it); the index is in the body.
+        headers.append(("ce_etag", self._etag))
         return Outgoing(orjson.dumps(body), headers)
 
     def published_marker(self, summary: dict[str, Any]) -> Outgoing:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from function.connect_values import ConnectEnvelope, ConnectValueError
 from function.errors import (
     InvalidEvent,
     ObjectRejected,
@@ -27,7 +28,7 @@ from function.errors import (
 from function.events import parse_event
 from function.messages import ObjectMessages
 from function.records import DecodeOptions, InvalidRecord, RecordDecoder
-from function.settings import BadRecordPolicy, KeyMode, Settings
+from function.settings import BadRecordPolicy, KeyMode, Settings, ValueFormat
 
 if TYPE_CHECKING:
     from function.deadline import Deadline
@@ -118,6 +119,8 @@ def _publish_object(
 ) -> Outcome:
     started = time.monotonic()
     messages = ObjectMessages(event)
+    envelope = _envelope(settings)
+    control = envelope.wrap_schemaless if envelope is not None else _as_is
     topic, dlq_topic = settings.topic, settings.dlq_topic
     decoder = (
         RecordDecoder(
@@ -142,7 +145,7 @@ def _publish_object(
         if dlq_topic != topic:
             publisher.ensure_topic(dlq_topic)
         first = messages.event_message()
-        publisher.send(topic, first.value, messages.key, first.headers)
+        publisher.send(topic, control(first.value), messages.key, first.headers)
         counts = _Counts()
         try:
             if decoder is not None:
@@ -153,6 +156,7 @@ def _publish_object(
                     publisher=publisher,
                     deadline=deadline,
                     counts=counts,
+                    envelope=envelope,
                 )
         except ObjectRejected as exc:
             rejection = exc.reason
@@ -163,7 +167,7 @@ def _publish_object(
             marker = messages.published_marker(summary)
         else:
             marker = messages.rejected_marker(rejection, summary)
-        publisher.send(topic, marker.value, messages.key, marker.headers)
+        publisher.send(topic, control(marker.value), messages.key, marker.headers)
         publisher.settle()
     except BaseException:
         publisher.abort()
@@ -212,8 +216,11 @@ def _send_records(
     publisher: Publisher,
     deadline: Deadline,
     counts: _Counts,
+    envelope: ConnectEnvelope | None,
 ) -> None:
     topic, dlq_topic, policy = settings.topic, settings.dlq_topic, settings.bad_record_policy
+    to_connect = None
+    control = envelope.wrap_schemaless if envelope is not None else _as_is
     key_of = _record_key(settings, messages.key)
     object_key = messages.key
     send = publisher.send
@@ -222,30 +229,57 @@ def _send_records(
     for item in decoder:
         if not started:
             messages.start_records(decoder.record_format)
+            if envelope is not None:
+                to_connect = envelope.for_records(decoder.record_format)
             started = True
         since_check += 1
         if since_check >= _DEADLINE_EVERY:
             since_check = 0
             # Stop at a record boundary while there is still time to answer.
             deadline.check("publishing records")
-        if not isinstance(item, InvalidRecord):
-            send(topic, item.value, key_of(item.value), messages.record_headers(item.index))
-            counts.records += 1
-            continue
+        if isinstance(item, InvalidRecord):
+            invalid = item
+        else:
+            try:
+                value = (
+                    to_connect(item.value, messages.record_id(item.index))
+                    if to_connect
+                    else item.value
+                )
+            except ConnectValueError as exc:
+                # A value that does not fit its declared column type is a bad record.
+                invalid = InvalidRecord(item.index, item.start, item.end, str(exc), item.value)
+            else:
+                send(topic, value, key_of(item.value), messages.record_headers(item.index))
+                counts.records += 1
+                continue
         counts.invalid += 1
         if policy is BadRecordPolicy.DEAD_LETTER:
-            dead = messages.invalid_message(item, max_bytes=settings.max_message_bytes)
-            send(dlq_topic, dead.value, object_key, dead.headers)
+            dead = messages.invalid_message(invalid, max_bytes=settings.max_message_bytes)
+            send(dlq_topic, control(dead.value), object_key, dead.headers)
             counts.dead_lettered += 1
         elif policy is BadRecordPolicy.SKIP:
             counts.skipped += 1
-            log.info("skipped invalid record %d: %s", item.index, item.reason)
+            log.info("skipped invalid record %d: %s", invalid.index, invalid.reason)
         else:
             raise ObjectRejected(
-                f"record {item.index} (bytes {item.start}-{item.end}) is invalid and "
-                f"BAD_RECORD_POLICY=fail: {item.reason}"
+                f"record {invalid.index} (bytes {invalid.start}-{invalid.end}) is invalid and "
+                f"BAD_RECORD_POLICY=fail: {invalid.reason}"
             )
     deadline.check("publishing records")
+
+
+def _envelope(settings: Settings) -> ConnectEnvelope | None:
+    """The Kafka Connect envelope for VALUE_FORMAT=connect-json, else None."""
+    if settings.value_format is not ValueFormat.CONNECT_JSON:
+        return None
+    return ConnectEnvelope.from_settings(
+        settings, max_value_bytes=settings.max_message_bytes - HEADER_ROOM
+    )
+
+
+def _as_is(value: bytes) -> bytes:
+    return value
 
 
 def _record_key(settings: Settings, object_key: bytes) -> Any:

@@ -6,6 +6,7 @@ kept out of `repr` and never appear in an error message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -239,6 +240,8 @@ def _key_field(reader: _Reader) -> str | None:
 
 
 _COLUMN_TYPES = {"string", "int64", "int32", "float64", "boolean", "decimal"}
+# decimal(<scale>): a fixed scale, which table sinks need for a stable column type.
+_DECIMAL_WITH_SCALE = re.compile(r"decimal\([0-9]{1,4}\)")
 
 
 def _column_types(reader: _Reader) -> dict[str, str]:
@@ -249,8 +252,8 @@ def _column_types(reader: _Reader) -> dict[str, str]:
     types: dict[str, str] = {}
     for part in raw.split(","):
         name, _, kind = part.strip().rpartition(":")
-        if not name or kind not in _COLUMN_TYPES:
-            allowed = ", ".join(sorted(_COLUMN_TYPES))
+        if not name or (kind not in _COLUMN_TYPES and not _DECIMAL_WITH_SCALE.fullmatch(kind)):
+            allowed = ", ".join([*sorted(_COLUMN_TYPES), "decimal(<scale>)"])
             raise ConfigError(
                 f"CONNECT_COLUMN_TYPES entry {part.strip()!r} is not <column>:<type> with a type "
                 f"among {allowed}"
