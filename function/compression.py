@@ -6,8 +6,8 @@ through `read(size)`, so the record decoders never know whether the object was c
 Detection is by magic bytes only: `1f 8b` is gzip, `28 b5 2f fd` is zstd. A `.gz`/`.zst`
 suffix or a `Content-Encoding` header is a hint the bytes themselves must confirm: an HTTP
 client may already have undone a `Content-Encoding: gzip` in transit, and a mislabelled
-object is better read as what it is than rejected. `compression_hint` reports the hint so the
-caller can log a mismatch.
+object is better read as what it is than rejected. `compression_hint` reads the hint;
+RecordDecoder logs when it disagrees with the bytes.
 
 Guards, each raising `ObjectRejected` with a reason the user can act on:
 
@@ -21,9 +21,10 @@ Guards, each raising `ObjectRejected` with a reason the user can act on:
 Memory is bounded whatever the input: gzip is inflated with `max_length`, so one call never
 produces more than the caller asked for, and zstd goes through `zstandard`'s stream reader,
 whose `read(size)` is bounded the same way, with a window limit of `ZSTD_MAX_WINDOW_BYTES`.
-Neither zlib's nor zstandard's streaming API says whether the input ended at a frame
-boundary, so for zstd a small walker follows the frame and block headers of the compressed
-bytes (a few header bytes per 128 KiB block) to tell a complete stream from a truncated one.
+zlib says when a gzip member is complete (`eof`); zstandard's stream reader just stops at the
+end of its input, complete frame or not, so for zstd a small walker follows the frame and
+block headers of the compressed bytes (a few header bytes per 128 KiB block) to tell a
+complete stream from a truncated one.
 """
 
 from __future__ import annotations
@@ -295,8 +296,7 @@ class _ZstdReader:
         frames = self._source.frames
         if frames.broken:
             raise ObjectRejected(
-                f"zstd stream is corrupt after {self._produced} decompressed bytes:"
-                f" {frames.broken}"
+                f"zstd stream is corrupt after {self._produced} decompressed bytes: {frames.broken}"
             )
         if not frames.at_boundary:
             raise ObjectRejected(

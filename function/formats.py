@@ -20,8 +20,8 @@ value per line. Whenever the format comes out as json, the first bytes are check
 first non-blank line is a complete JSON value and more content follows, or when at least two
 of the first eight non-blank lines are complete JSON objects or arrays (so a malformed first
 line does not hide the rest), the object is decoded as jsonl. A pretty-printed document never
-matches: its first line is an opening bracket or an unfinished member. A document whose
-first line is longer than the sniffed head stays json.
+matches: its first line is a lone opening bracket (checked first) or an unfinished member.
+A document whose first line is longer than the sniffed head stays json.
 
 CSV delimiter: `CSV_DELIMITER` when set, else tab for `.tsv`/`.tab` names and the
 tab-separated Content-Type, else sniffed from the header line: whichever of `,` `;` tab `|`
@@ -141,6 +141,10 @@ def looks_like_json_lines(head: bytes, *, complete: bool) -> bool:
     checked = checked[:_JSONL_LINES_CHECKED]
     if len(checked) < _MIN_JSON_LINES:
         return False
+    if checked[0].strip(_WHITESPACE) in {b"[", b"{"}:
+        # A pretty-printer's opening line. Its nested lists end in lines like `[]` or `{}`
+        # (the last element has no comma), which must not count as JSON lines.
+        return False
     if _is_json(checked[0]):
         return True
     containers = sum(
@@ -174,9 +178,7 @@ def resolve_format(
 ) -> FormatChoice:
     """Apply the precedence of the module docstring to one object."""
     choice = _first_choice(configured, object_name, content_type, head, complete=complete)
-    if choice.record_format is RecordFormat.JSON and looks_like_json_lines(
-        head, complete=complete
-    ):
+    if choice.record_format is RecordFormat.JSON and looks_like_json_lines(head, complete=complete):
         return FormatChoice(RecordFormat.JSONL, FormatSource.CONTENT)
     return choice
 

@@ -33,10 +33,13 @@ without holding it: only its first `max_invalid_bytes` are kept, as `raw`.
   and the lines after it are decoded as usual.
 - lines: one UTF-8 text line per record, LF or CRLF, whitespace-only lines skipped; the value
   is the line's bytes. A line that is not valid UTF-8 is invalid (only that line).
-- json: a top-level array gives one record per element, found by a streaming scanner that
-  tracks strings, escapes and nesting (regex jumps, no per-byte Python loop) and never holds
-  more than one element. The value is the element's ORIGINAL bytes (not re-serialised), after
-  orjson validated them. A malformed element is invalid and decoding resumes at the next
+- json: a top-level array gives one record per element, never holding more than one. An
+  element's end is found by a guess that orjson confirms (the first `}`/`]`/scalar end followed
+  by `,` or `]`; a JSON value's extent is fixed by its first byte, so a guess that parses is
+  right), else by one regex match for elements nested up to 4 levels, else by a resumable
+  scanner that tracks strings, escapes and nesting across chunks (regex jumps, no per-byte
+  Python loop). The value is the element's ORIGINAL bytes (not re-serialised), which orjson
+  validated. A malformed element is invalid and decoding resumes at the next
   top-level comma; an empty element (`[1,,2]`, `[1,]`) is an invalid record with an empty
   range at the stray comma or bracket. Data after the closing bracket is one invalid record.
   An array the object ends inside (a truncated upload) rejects the object. Any other
@@ -62,13 +65,14 @@ without holding it: only its first `max_invalid_bytes` are kept, as `raw`.
 from __future__ import annotations
 
 import csv
+import logging
 import re
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Final, TypeAlias
 
 import orjson
 
-from function.compression import DecompressedStream
+from function.compression import DecompressedStream, compression_hint
 from function.errors import ObjectRejected
 from function.formats import (
     SNIFF_BYTES,
@@ -83,7 +87,9 @@ from function.formats import (
 from function.settings import OCI_MAX_MESSAGE_BYTES, RecordFormat
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -126,6 +132,16 @@ class DecodeOptions:
     max_object_bytes: int = 10 * 1024**3  # decompressed
     max_compression_ratio: int = 200
     chunk_bytes: int = 1024 * 1024  # how much is asked of the stream per read
+
+    def __post_init__(self) -> None:
+        # A zero read size would look like the end of the object and decode nothing.
+        for name in ("chunk_bytes", "max_record_bytes", "raw_chunk_bytes", "max_object_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"DecodeOptions.{name} must be at least 1")
+        if self.max_invalid_bytes < 0 or self.max_compression_ratio < 1:
+            raise ValueError(
+                "DecodeOptions.max_invalid_bytes and max_compression_ratio are too low"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,10 +221,25 @@ class RecordDecoder:
         )
         return hint[0] if hint else RecordFormat.RAW
 
+    def _check_compression_hint(self) -> None:
+        """Log when the metadata claims a compression the bytes do not have (they decide)."""
+        options = self._options
+        claimed = compression_hint(options.object_name, options.content_encoding)
+        actual = self._content.compression
+        if claimed is not None and claimed is not actual:
+            log.info(
+                "object metadata says %s but its bytes are %s; decoding what the bytes are",
+                claimed,
+                actual or "not compressed",
+                extra={"object_name": options.object_name, "claimed": str(claimed)},
+            )
+
     def _decode(self) -> Iterator[Item]:
         options = self._options
         try:
-            head, complete = _read_head(self._content)
+            parts, complete = _read_head(self._content)
+            self._check_compression_hint()
+            head = b"".join(parts)
             choice = resolve_format(
                 configured=options.record_format,
                 object_name=options.object_name,
@@ -220,7 +251,8 @@ class RecordDecoder:
             start = 0
             if choice.record_format is not RecordFormat.RAW and head.startswith(UTF8_BOM):
                 head, start = head[len(UTF8_BOM) :], len(UTF8_BOM)
-            chunks = _chunks(head, self._content, options.chunk_bytes)
+                parts = _without_prefix(parts, len(UTF8_BOM))
+            chunks = _chunks(parts, self._content, options.chunk_bytes)
             limits = _Limits(options.max_record_bytes, options.max_invalid_bytes)
             fmt = choice.record_format
             if fmt is RecordFormat.CSV:
@@ -260,23 +292,38 @@ class _Tally:
         self.blank = 0
 
 
-def _read_head(content: DecompressedStream) -> tuple[bytes, bool]:
-    """The object's first SNIFF_BYTES (fewer if it is shorter), and whether that is all of it."""
+def _read_head(content: DecompressedStream) -> tuple[list[bytes], bool]:
+    """The reads making up the object's first SNIFF_BYTES, and whether that is all of it.
+
+    The reads stay separate so that the decoders see the stream's chunks as they came, head
+    or not (and tests with tiny reads cross every boundary from the first byte on).
+    """
     parts: list[bytes] = []
     size = 0
     while size < SNIFF_BYTES:
         data = content.read(SNIFF_BYTES - size)
         if not data:
-            return b"".join(parts), True
+            return parts, True
         parts.append(data)
         size += len(data)
-    return b"".join(parts), False
+    return parts, False
 
 
-def _chunks(head: bytes, content: DecompressedStream, size: int) -> Iterator[bytes]:
+def _without_prefix(parts: list[bytes], size: int) -> list[bytes]:
+    """parts minus their first `size` bytes (a BOM may arrive split over several reads)."""
+    rest = list(parts)
+    while size and rest:
+        cut = min(size, len(rest[0]))
+        size -= cut
+        rest[0] = rest[0][cut:]
+        if not rest[0]:
+            del rest[0]
+    return rest
+
+
+def _chunks(head: list[bytes], content: DecompressedStream, size: int) -> Iterator[bytes]:
     """The (decompressed) object in non-empty chunks, starting with the already-read head."""
-    if head:
-        yield head
+    yield from head
     read = content.read
     while data := read(size):
         yield data
@@ -301,10 +348,6 @@ class _Overlong:
         self.trimmed = trimmed  # bytes up to its last non-whitespace byte
         self.head = head
         self.blank = blank  # whitespace only (a blank line is not a record, however long)
-
-    @property
-    def end(self) -> int:
-        return self.start + self.size
 
     def invalid(self, index: int, limits: _Limits, *, trim: bool = False) -> InvalidRecord:
         size = self.trimmed if trim else self.size
@@ -357,9 +400,10 @@ class _Accumulator:
     def add(self, piece: bytes) -> None:
         if not piece:
             return
-        stripped = piece.rstrip(_WHITESPACE)
+        stripped = piece.rstrip(_WHITESPACE)  # JSON's whitespace, for `trimmed`
         if stripped:
             self.trimmed = self.size + len(stripped)
+        if self.blank and not piece.isspace():  # the same test as for a short blank line
             self.blank = False
         self.size += len(piece)
         self.ends_cr = piece.endswith(_CR)
@@ -542,9 +586,7 @@ def _utf8_problem(data: bytes) -> str | None:
 # -- raw ---------------------------------------------------------------------------------
 
 
-def _raw_chunks(
-    chunks: Iterator[bytes], start: int, size: int, tally: _Tally
-) -> Iterator[Item]:
+def _raw_chunks(chunks: Iterator[bytes], start: int, size: int, tally: _Tally) -> Iterator[Item]:
     index = tally.index
     offset = start  # of the next record
     pending: list[bytes] = []  # fewer than `size` bytes waiting for the next chunk
@@ -608,6 +650,16 @@ def _whole_element_pattern(levels: int) -> re.Pattern[bytes]:
 
 
 _WHOLE_ELEMENT: Final = _whole_element_pattern(levels=4)
+
+# Where an element probably ends, by its first byte: after the first `}` (object), `]` (array)
+# or right away (scalar) that is followed by `,` or `]`. Group 1 starts where the element
+# would end. A guess is confirmed by orjson accepting the bytes up to it: a JSON value's
+# extent is fixed by its first byte, so if `buf[start:guess]` parses, the element starting at
+# `start` ends exactly there; a guess inside a string or a nested value never parses.
+_GUESS_AFTER_OBJECT: Final = re.compile(rb"\}([ \t\r\n]*+)[,\]]")
+_GUESS_AFTER_ARRAY: Final = re.compile(rb"\]([ \t\r\n]*+)[,\]]")
+_GUESS_AFTER_SCALAR: Final = re.compile(rb"([ \t\r\n]*+)[,\]]")
+_GUESSES: Final = {ord("{"): _GUESS_AFTER_OBJECT.search, ord("["): _GUESS_AFTER_ARRAY.search}
 _QUOTE: Final = ord('"')
 _OPENERS: Final = frozenset(b"[{")
 _CLOSE_ARRAY: Final = ord("]")
@@ -745,31 +797,16 @@ def _json_array(cursor: _Cursor, limits: _Limits, tally: _Tally) -> Iterator[Ite
     index, invalid = tally.index, tally.invalid
     scanner = _ElementScanner()
     collected = _Accumulator(limits)
-    whole_element = _WHOLE_ELEMENT.match
     closed = False
     try:
         if cursor.skip_whitespace() and cursor.buf[cursor.pos] == _CLOSE_ARRAY:  # []
             cursor.pos += 1
             closed = True
         while not closed:
-            buf, base = cursor.buf, cursor.base
-            # Fast path: whole elements within this chunk, one regex match each.
-            while (found := whole_element(buf, cursor.pos)) is not None:
-                start, end = found.span(1)
-                value = buf[start:end].rstrip(_WHITESPACE)
-                if value:
-                    item = _json_item_from(index, base + start, value, limits)
-                else:
-                    at = base + end
-                    item = InvalidRecord(index, at, at, "empty array element (a stray comma)", b"")
-                yield item
-                index += 1
-                invalid += isinstance(item, InvalidRecord)
-                cursor.pos = found.end()
-                if buf[found.end() - 1] == _CLOSE_ARRAY:
-                    closed = True
-                    break
-            else:
+            cursor.pos, index, invalid, closed = yield from _whole_elements(
+                cursor.buf, cursor.pos, cursor.base, index, invalid, limits=limits
+            )
+            if not closed:
                 item, closed = _json_slow_element(cursor, scanner, collected, index, limits)
                 yield item
                 index += 1
@@ -780,6 +817,59 @@ def _json_array(cursor: _Cursor, limits: _Limits, tally: _Tally) -> Iterator[Ite
             invalid += 1
     finally:
         tally.index, tally.invalid = index, invalid
+
+
+def _whole_elements(
+    buf: bytes, pos: int, base: int, index: int, invalid: int, *, limits: _Limits
+) -> Generator[Item, None, tuple[int, int, int, bool]]:
+    """The elements lying whole in buf from pos: first a guess orjson confirms, else one regex.
+
+    Returns (where it stopped, index, invalid, whether the array closed); it stops before an
+    element that needs the resumable scanner.
+    """
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    next_byte, whole_element = _NON_WHITESPACE.search, _WHOLE_ELEMENT.match
+    guesses, guess_after_scalar = _GUESSES, _GUESS_AFTER_SCALAR.search
+    limit = limits.record
+    while (first := next_byte(buf, pos)) is not None:
+        start = first.start()
+        guess = guesses.get(buf[start], guess_after_scalar)(buf, start)
+        if guess is not None:
+            end = guess.start(1)
+            value = buf[start:end]
+            try:
+                loads(value)
+            except decode_error:
+                pass
+            else:
+                if end - start <= limit:
+                    item: Item = Record(index, base + start, base + end, value)
+                else:
+                    item = _json_item_from(index, base + start, value, limits)
+                    invalid += 1
+                yield item
+                index += 1
+                pos = guess.end()
+                if buf[pos - 1] == _CLOSE_ARRAY:
+                    return pos, index, invalid, True
+                continue
+        found = whole_element(buf, pos)
+        if found is None:
+            break
+        start, end = found.span(1)
+        value = buf[start:end].rstrip(_WHITESPACE)
+        if value:
+            item = _json_item_from(index, base + start, value, limits)
+        else:
+            at = base + end
+            item = InvalidRecord(index, at, at, "empty array element (a stray comma)", b"")
+        yield item
+        index += 1
+        invalid += isinstance(item, InvalidRecord)
+        pos = found.end()
+        if buf[pos - 1] == _CLOSE_ARRAY:
+            return pos, index, invalid, True
+    return pos, index, invalid, False
 
 
 def _json_slow_element(
@@ -881,6 +971,7 @@ _FIELD_START: Final = 0  # at the start of a field: a quote here opens a quoted 
 _UNQUOTED: Final = 1  # inside an unquoted field: quotes are ordinary characters
 _QUOTED: Final = 2  # inside a quoted field: newlines and delimiters are data
 _QUOTE_IN_QUOTED: Final = 3  # just after a quote in a quoted field: `""` or the field's end
+_CR_BYTE: Final = ord("\r")
 
 
 class _QuoteTracker:
@@ -948,8 +1039,15 @@ class _CsvSplitter:
         lines = chunk.split(b"\n")
         tail = lines.pop()  # after the chunk's last LF; goes on in the next chunk
         line_end = self._offset
+        record = self.record
         for line in lines:
             line_end += len(line) + 1
+            if not record.active and _QUOTE not in line:  # an int: memchr, no buffer protocol
+                # A line that starts a record (so in the _FIELD_START state) and has no quote
+                # is a whole record, whatever the quote tracker would say: most lines are.
+                yield self._record_start, line
+                self._record_start = line_end
+                continue
             self._advance(line)
             if self._state == _QUOTED:  # the newline is inside a quoted field
                 self._extend(line)
@@ -1048,8 +1146,10 @@ def _csv_rows(
                 if not rows.read_header(span):
                     blank += 1
                 continue
-            item = span.invalid(index, limits) if isinstance(span, _Overlong) else rows.item(
-                index, *span
+            item = (
+                span.invalid(index, limits)
+                if isinstance(span, _Overlong)
+                else rows.item(index, *span)
             )
             if item is None:
                 blank += 1
@@ -1071,6 +1171,7 @@ class _CsvRows:
             csv.field_size_limit(limits.record)
         self._line = _OneLine()
         self._reader = csv.reader(self._line, delimiter=delimiter)
+        self._delimiter = delimiter
         self._limits = limits
         self.keys: list[str] | None = None  # the header's keys, then the extra values' key
         self._width = 0
@@ -1078,7 +1179,7 @@ class _CsvRows:
     def read_header(self, span: _CsvSpan | _Overlong) -> bool:
         """Take the header from the first record; False if it is a blank line."""
         limits = self._limits
-        if isinstance(span, _Overlong):
+        if isinstance(span, _Overlong) or len(span[1].removesuffix(_CR)) > limits.record:
             raise ObjectRejected(
                 f"the CSV header row is longer than {limits.record} bytes; is this really CSV?"
             )
@@ -1106,12 +1207,23 @@ class _CsvRows:
         if not data:
             return None
         end = start + len(data)
-        row = self._row(data)
+        row: list[str] | str | None = None
+        if len(data) <= self._limits.record and _QUOTE not in data and _CR_BYTE not in data:
+            # Without a quote or a CR, the fields are exactly the text split at the delimiter
+            # (what the csv reader finds): most rows of most files skip the reader.
+            try:
+                row = data.decode("utf-8").split(self._delimiter)
+            except UnicodeDecodeError:
+                pass  # _row says where
+        if row is None:
+            row = self._row(data)
         if isinstance(row, str):
             return InvalidRecord(index, start, end, row, data[: self._limits.keep])
         if not row:
             return None
-        value = orjson.dumps(self._fields(row))
+        value = orjson.dumps(
+            dict(zip(self.keys or (), row)) if len(row) == self._width else self._fields(row)
+        )
         if len(value) > self._limits.record:
             reason = (
                 f"record of {len(value)} bytes as a JSON object exceeds the message limit of"
