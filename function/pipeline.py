@@ -305,7 +305,14 @@ def _record_key(settings: Settings, object_key: bytes) -> Any:
 
 
 def _summary(decoder: RecordDecoder | None, counts: _Counts, started: float) -> dict[str, Any]:
-    summary = decoder.summary if decoder is not None else None
+    summary = None
+    if decoder is not None:
+        try:
+            summary = decoder.summary
+        except RuntimeError:
+            # Iteration stopped before the object's end (an invalid record under
+            # BAD_RECORD_POLICY=fail): only the counts so far are known.
+            summary = None
     return {
         "format": str(summary.record_format) if summary else None,
         "compression": summary.compression if summary else None,
