@@ -122,7 +122,7 @@ class ObjectMessages:
             "index": record.index,
             "start": record.start,
             "end": record.end,
-            "object": self._object_fields(),
+            "object": self.object_fields(),
         }
         # Base64 grows bytes by 4/3; keep what fits in the message with room for the rest.
         room = max(0, (max_bytes - 4096 - len(orjson.dumps(body))) * 3 // 4)
@@ -137,19 +137,20 @@ class ObjectMessages:
 
     def published_marker(self, summary: dict[str, Any]) -> Outgoing:
         """The completion marker: sent only after every earlier message was acknowledged."""
-        body = {**self._object_fields(), **summary}
+        body = {**self.object_fields(), **summary}
         headers = self._headers(self._id_prefix + b"published", TYPE_PUBLISHED, JSON)
         headers.append(("ce_etag", self._etag))
         return Outgoing(orjson.dumps(body), headers)
 
     def rejected_marker(self, reason: str, summary: dict[str, Any]) -> Outgoing:
         """The object can never be processed: why, and what was seen before that."""
-        body = {**self._object_fields(), "reason": reason, **summary}
+        body = {**self.object_fields(), "reason": reason, **summary}
         headers = self._headers(self._id_prefix + b"rejected", TYPE_REJECTED, JSON)
         headers.append(("ce_etag", self._etag))
         return Outgoing(orjson.dumps(body), headers)
 
-    def _object_fields(self) -> dict[str, Any]:
+    def object_fields(self) -> dict[str, Any]:
+        """The object version a message or an outcome is about."""
         event = self.event
         return {
             "namespace": event.namespace,
