@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 ## demo: start a local broker and publish the sample files through the real function path
 demo: install
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 ## test: the whole test suite against a real broker (started by the suite itself)
 test: install
