@@ -32,6 +32,8 @@ from function.records import DecodeOptions, InvalidRecord, RecordDecoder
 from function.settings import BadRecordPolicy, KeyMode, Settings, ValueFormat
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from function.deadline import Deadline
     from function.events import ObjectEvent
     from function.messages import Headers
@@ -104,8 +106,16 @@ def process(
         return _publish_object(
             event, None, settings, publisher, deadline, rejection=exc.reason, call_id=call_id
         )
-    with opened:
-        return _publish_object(event, opened, settings, publisher, deadline, call_id=call_id)
+    try:
+        with opened:
+            return _publish_object(event, opened, settings, publisher, deadline, call_id=call_id)
+    except ObjectSkipped as exc:
+        # Overwritten or deleted while being read (a resumed read's If-Match failed): what was
+        # sent has no marker, and the newer version's own event publishes it.
+        log.info(
+            "skipped %s: %s", event.object_name, exc.reason, extra={**logged, "outcome": "skipped"}
+        )
+        return Outcome("skipped", {**where, "reason": exc.reason})
 
 
 def _publish_object(
@@ -143,7 +153,7 @@ def _publish_object(
     publisher.begin(deadline.at)
     try:
         publisher.ensure_topic(topic)
-        if dlq_topic != topic:
+        if dlq_topic != topic and settings.bad_record_policy is BadRecordPolicy.DEAD_LETTER:
             publisher.ensure_topic(dlq_topic)
         first = messages.event_message()
         publisher.send(topic, control(first.value), messages.key, first.headers)
@@ -163,6 +173,9 @@ def _publish_object(
             rejection = exc.reason
         # Everything before the marker must be acknowledged before the marker is sent.
         publisher.settle()
+        # A marker sent at the deadline could be delivered after a 502 has already told the
+        # caller to retry: once the deadline has come, no marker.
+        deadline.check("acknowledging the records")
         summary = _summary(decoder, counts, started)
         if rejection is None:
             marker = messages.published_marker(summary)
@@ -281,12 +294,8 @@ def _as_is(value: bytes) -> bytes:
     return value
 
 
-def _record_key(settings: Settings, object_key: bytes) -> Any:
-    """The key function for records, per RECORD_KEY."""
-    if settings.key_mode is KeyMode.OBJECT:
-        return lambda _value: object_key
-    if settings.key_mode is KeyMode.NONE:
-        return lambda _value: None
+def _record_key(settings: Settings, object_key: bytes) -> Callable[[bytes], bytes]:
+    """The key function for RECORD_KEY=field:<name> (the other modes need no function)."""
     name = settings.key_field or ""
 
     def field_key(value: bytes) -> bytes:

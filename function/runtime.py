@@ -93,15 +93,15 @@ class Runtime:
             self._reader = self._make_reader()
         return self._reader
 
-    def _token(self, *, refresh: bool = False) -> str | None:
+    def _token(self, deadline: Deadline | None) -> str | None:
         if not self.settings.security_protocol.uses_sasl or self._make_tokens is None:
             return None
         if self._tokens is None:
             self._tokens = self._make_tokens()
-        return self._tokens.token(refresh=refresh)
+        return self._tokens.token(deadline=deadline)
 
-    def publisher(self) -> StreamPublisher:
-        """The producer for this container, built on first use."""
+    def publisher(self, deadline: Deadline | None = None) -> StreamPublisher:
+        """The producer for this container, built on first use (by `deadline`, if given)."""
         if self._publisher is None:
             settings = self.settings
             connection = ConnectionSettings(
@@ -109,21 +109,22 @@ class Runtime:
                 security_protocol=settings.security_protocol.value,
                 sasl_mechanism=settings.sasl_mechanism.value,
                 username=settings.username,
-                password=self._token(),
+                password=self._token(deadline),
                 ssl_ca_location=settings.ssl_ca_location,
                 properties=settings.kafka_properties,
             )
             try:
                 config = producer_config(connection)
+                self._publisher = self._publisher_factory(config)
             except ProducerConfigError as exc:
                 raise ConfigError(str(exc)) from exc
-            self._publisher = self._publisher_factory(config)
         return self._publisher
 
     def drop_publisher(self) -> None:
-        """Let the producer go; the next invocation builds a new one."""
+        """Discard the producer now; the next invocation builds a new one."""
         if self._publisher is not None:
             self._publisher.abort()
+            self._publisher.close(timeout=0)  # destroyed now, not at the next gc
             self._publisher = None
 
     def close(self) -> None:
@@ -137,7 +138,7 @@ class Runtime:
     def invoke(self, body: bytes, deadline: Deadline, *, call_id: str | None = None) -> Outcome:
         """Process one invocation body; raises TransientError or ConfigError (→ 502)."""
         for attempt in (1, 2):
-            publisher = self.publisher()
+            publisher = self.publisher(deadline)
             try:
                 return process(
                     body,
@@ -149,13 +150,14 @@ class Runtime:
                 )
             except AuthenticationFailed as exc:
                 self.drop_publisher()
-                if attempt == 1 and self._token_changed():
+                if attempt == 1 and self._token_changed(deadline):
                     log.warning("authentication failed; retrying with the token re-read from Vault")
                     continue
                 raise PublishError(
-                    f"{exc}. The password is the auth token from {self.settings.password_source}:"
-                    " check that it is current and belongs to that user, and that STREAM_USERNAME"
-                    " is <tenancy name>/<user name>/<stream pool OCID>"
+                    f"{exc}.{_username_hint(self.settings.username)} The password is the auth"
+                    f" token from {self.settings.password_source}: check that it is current and"
+                    " belongs to that user, and that STREAM_USERNAME is"
+                    " <tenancy name>/<user name>/<stream pool OCID>"
                 ) from exc
             except DeliveryTimedOut as exc:
                 raise DeadlineExceeded(str(exc)) from exc
@@ -165,8 +167,24 @@ class Runtime:
                 raise PublishError(str(exc)) from exc
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    def _token_changed(self) -> bool:
+    def _token_changed(self, deadline: Deadline) -> bool:
         if self._tokens is None:
             return False
         before = self._tokens.token()
-        return self._tokens.token(refresh=True) != before
+        return self._tokens.token(refresh=True, deadline=deadline) != before
+
+
+def _username_hint(username: str | None) -> str:
+    """The likely cause of a refusal when the user name is not shaped like OCI Streaming's."""
+    # <tenancy name>/<user name>/<pool OCID>, or <tenancy>/<domain>/<user>/<pool OCID>
+    parts = (username or "").split("/")
+    if len(parts) < len(("tenancy", "user", "pool")) or not parts[-1].startswith(
+        "ocid1.streampool."
+    ):
+        return (
+            " STREAM_USERNAME does not end with a stream pool OCID (ocid1.streampool…), as"
+            " OCI Streaming's user names do."
+        )
+    if parts[0].startswith("ocid1.tenancy."):
+        return " STREAM_USERNAME starts with a tenancy OCID; OCI Streaming wants the tenancy name."
+    return ""

@@ -104,7 +104,8 @@ class Settings:
     auth_token_secret_ocid: str | None = None
     auth_token: str | None = field(default=None, repr=False)
     ssl_ca_location: str | None = None
-    kafka_properties: Mapping[str, str] = field(default_factory=dict)
+    # repr=False: KAFKA_* may carry secrets (ssl.key.password, sasl.oauthbearer.client.secret…).
+    kafka_properties: Mapping[str, str] = field(default_factory=dict, repr=False)
     oci_auth: OciAuth = OciAuth.RESOURCE_PRINCIPAL
     oci_config_file: str = "~/.oci/config"
     oci_config_profile: str = "DEFAULT"
@@ -175,7 +176,10 @@ class Settings:
             infer_types=reader.flag("CONNECT_INFER_TYPES", default=False),
             record_id_field=reader.optional("CONNECT_ID_FIELD") or "objstream_id",
             max_message_bytes=reader.integer(
-                "MAX_MESSAGE_BYTES", OCI_MAX_MESSAGE_BYTES, low=1024, high=OCI_MAX_MESSAGE_BYTES * 8
+                "MAX_MESSAGE_BYTES",
+                OCI_MAX_MESSAGE_BYTES,
+                low=64 * 1024,
+                high=OCI_MAX_MESSAGE_BYTES * 8,
             ),
             max_object_bytes=reader.integer("MAX_OBJECT_BYTES", 10 * 1024**3, low=1),
             max_compression_ratio=reader.integer("MAX_COMPRESSION_RATIO", 200, low=1),

@@ -15,6 +15,7 @@ import base64
 import binascii
 import logging
 import threading
+import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -39,9 +40,12 @@ _POLICY_HINT = (
 
 
 class TokenSource(Protocol):
-    """Gives the auth token; `refresh=True` fetches it again instead of using a cached one."""
+    """Gives the auth token; `refresh=True` fetches it again instead of using a cached one.
 
-    def token(self, *, refresh: bool = False) -> str:
+    `deadline` is the invocation's: a fetch must not outlast it.
+    """
+
+    def token(self, *, refresh: bool = False, deadline: Deadline | None = None) -> str:
         """The current auth token."""
         ...
 
@@ -56,9 +60,9 @@ class StaticToken:
             raise ConfigError("STREAM_AUTH_TOKEN is empty")
         self._value = value.strip()
 
-    def token(self, *, refresh: bool = False) -> str:
+    def token(self, *, refresh: bool = False, deadline: Deadline | None = None) -> str:
         """The configured token."""
-        del refresh  # nothing to re-read
+        del refresh, deadline  # nothing to re-read
         return self._value
 
     def __repr__(self) -> str:
@@ -102,15 +106,23 @@ class VaultToken:
         """The OCID of the secret the token is read from."""
         return self._secret_id
 
-    def token(self, *, refresh: bool = False) -> str:
-        """The cached token, read from Vault the first time and whenever `refresh` is set."""
+    def token(self, *, refresh: bool = False, deadline: Deadline | None = None) -> str:
+        """The cached token, read from Vault the first time and whenever `refresh` is set.
+
+        A read takes at most `budget_seconds`, and never goes past `deadline`.
+        """
         with self._lock:
             if self._cached is None or refresh:
-                self._cached = self._read()
+                self._cached = self._read(deadline)
             return self._cached
 
-    def _read(self) -> str:
+    def _read(self, invocation: Deadline | None) -> str:
         deadline = Deadline.in_seconds(self._budget_seconds)
+        if invocation is not None and invocation.at < deadline.at:
+            # Retrying Vault past the invocation's deadline would get the function killed
+            # by the platform before it answers.
+            deadline = invocation
+        started = time.monotonic()
         strategy = DeadlineRetryStrategy(
             deadline,
             self._client.base_client,
@@ -126,7 +138,7 @@ class VaultToken:
             raise VaultError(
                 f"could not read the secret {self._secret_id} from OCI Vault at "
                 f"{self._client.base_client.endpoint}: {type(exc).__name__} after "
-                f"{strategy.attempts} attempts in {self._budget_seconds:.0f}s; check "
+                f"{strategy.attempts} attempts in {time.monotonic() - started:.1f}s; check "
                 "VAULT_SECRETS_ENDPOINT and the function's network path (service gateway or NAT)"
             ) from exc
         token = self._token_from(response.data)

@@ -34,6 +34,9 @@ _RESERVED = {
 }
 # Turning TLS verification off must be said in so many words; it is logged at every start.
 _VERIFICATION = ("enable.ssl.certificate.verification", "ssl.endpoint.identification.algorithm")
+# Every value that turns them off: librdkafka reads a boolean as false from "false", "f" or
+# "0" (any case), and "none" is the identification algorithm that checks no host name.
+_OFF_VALUES = frozenset({"false", "f", "0", "none", ""})
 
 # objstream's defaults, chosen for OCI Streaming and a function with a deadline; any of them
 # can be overridden with KAFKA_<PROPERTY>.
@@ -42,6 +45,9 @@ DEFAULTS: Mapping[str, str] = {
     "acks": "all",
     # OCI Streaming rejects idempotent producers (InitProducerId is not supported).
     "enable.idempotence": "false",
+    # Without idempotence, a retried batch could land after the one behind it: one request in
+    # flight per broker keeps an object's messages in file order (event, records, marker).
+    "max.in.flight.requests.per.connection": "1",
     # One batch per request of up to 1 MB; a little linger fills batches at high rates.
     "linger.ms": "20",
     "batch.size": "1000000",
@@ -70,7 +76,7 @@ class ConnectionSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ssl_ca_location: str | None = None
-    properties: Mapping[str, str] = field(default_factory=dict)
+    properties: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
 
     @property
     def uses_sasl(self) -> bool:
@@ -113,10 +119,12 @@ def producer_config(connection: ConnectionSettings) -> dict[str, str | bool]:
         config["ssl.ca.location"] = connection.ssl_ca_location
     for key in _VERIFICATION:
         value = connection.properties.get(key)
-        if value is not None and value.strip().lower() in {"false", "none", ""}:
+        if value is not None and value.strip().lower() in _OFF_VALUES:
             log.warning(
-                "TLS verification is weakened by configuration: the broker's identity is not "
-                "checked; never do this against OCI Streaming",
+                "TLS verification is weakened by configuration (%s=%s): the broker's identity "
+                "is not checked; never do this against OCI Streaming",
+                key,
+                value,
                 extra={"property": key},
             )
     return config

@@ -26,6 +26,7 @@ from kafka_client.errors import (
     AuthenticationFailed,
     BrokerUnreachable,
     DeliveryTimedOut,
+    ProducerConfigError,
     PublishFailed,
 )
 
@@ -66,7 +67,16 @@ class ProducerLike(Protocol):
 
 
 def _real_producer(config: dict[str, Any]) -> ProducerLike:
-    return Producer(config)
+    try:
+        return Producer(config)
+    except KafkaException as exc:
+        # librdkafka checks every property's value here; its message names the property.
+        first = exc.args[0] if exc.args else exc
+        reason = first.str() if isinstance(first, KafkaError) else str(first)
+        raise ProducerConfigError(
+            f"librdkafka refused the producer configuration: {reason}. Check that "
+            "property's KAFKA_<PROPERTY> setting"
+        ) from exc
 
 
 class StreamPublisher:
@@ -81,6 +91,7 @@ class StreamPublisher:
     _delivery_topic: str | None
     _last_transport_error: KafkaError | None
     _down_since: float | None
+    _queued_before: int
 
     def __init__(
         self,
@@ -143,6 +154,7 @@ class StreamPublisher:
         self._delivery_topic = None
         self._last_transport_error = None
         self._down_since = None
+        self._queued_before = 0
 
     def begin(self, deadline: float) -> None:
         """Start a publication that must be settled by `deadline` (a time.monotonic() value)."""
@@ -208,18 +220,32 @@ class StreamPublisher:
         while True:
             step = min(_WAIT_STEP, max(0.0, self._deadline - time.monotonic()))
             remaining = self._producer.flush(step)
-            self._raise_if_failed()
-            if remaining == 0:
+            # Empty queue, no failure reported: everything was acknowledged. An error a side
+            # connection reports now does not undo that (the next publication will see it).
+            if remaining == 0 and self._delivery_error is None:
                 return
+            self._raise_if_failed()
 
     def abort(self) -> None:
         """Drop whatever is still queued (after a failure) so the producer starts clean."""
-        self._producer.purge(True, True, False)  # noqa: FBT003 - librdkafka's positional flags
+        # Blocking: the purged messages' reports are queued before poll serves them, so none
+        # is left to be mistaken for a failure of the next publication.
+        self._producer.purge(True, True, True)  # noqa: FBT003 - librdkafka's positional flags
         self._producer.poll(0)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Flush briefly, then let the producer go."""
-        self._producer.flush(timeout)
+        """Flush for up to `timeout` seconds, then destroy the producer now.
+
+        The producer holds this publisher's callbacks, so the two form a reference cycle:
+        merely dropped, they would live on until a cycle collection, and librdkafka's
+        threads and sockets with them, still reconnecting (with refused credentials, after
+        an authentication failure). Releasing the one reference to the producer here
+        destroys it at once. The publisher cannot be used after close(); closing twice is
+        harmless.
+        """
+        producer: ProducerLike | None = self.__dict__.pop("_producer", None)
+        if producer is not None:
+            producer.flush(timeout)
 
     # -- failure detection --------------------------------------------------------------------
 
@@ -240,6 +266,12 @@ class StreamPublisher:
                 f"{self._delivery_topic}: {self._delivery_error.str()}"
             )
         now = time.monotonic()
+        queued = len(self._producer)
+        if self._down_since is not None and queued < self._queued_before:
+            # The queue shrank: acknowledgements flow again (librdkafka says when brokers go
+            # down, never when they come back).
+            self._down_since = None
+        self._queued_before = queued
         if (
             self._down_since is not None
             and now - self._down_since > self._unreachable_grace

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import subprocess
 import sys
 import uuid
@@ -40,6 +41,16 @@ SECRET_ID = "ocid1.vaultsecret.oc1.phx.amaaaaaae2etoken"
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel installed as the function image has it; returns the target folder."""
     work = tmp_path_factory.mktemp("image")
+    # Build from a copy of what the Dockerfile copies, so concurrent builds of the working
+    # tree (its build/ and *.egg-info) cannot interfere, and nothing else sneaks in.
+    source = work / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for package in ("function", "kafka_client"):
+        shutil.copytree(
+            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     subprocess.run(
         [
             sys.executable,
@@ -51,7 +62,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--no-build-isolation",
             "-w",
             str(work / "dist"),
-            str(ROOT),
+            str(source),
         ],
         check=True,
     )
