@@ -81,8 +81,23 @@ def process(
     call_id: str | None = None,
 ) -> Outcome:
     """Handle one invocation body; raises TransientError (→ 502) when a retry is needed."""
+    parsed = parse(body, call_id=call_id)
+    if isinstance(parsed, Outcome):
+        return parsed
+    return publish(
+        parsed,
+        settings=settings,
+        reader=reader,
+        publisher=publisher,
+        deadline=deadline,
+        call_id=call_id,
+    )
+
+
+def parse(body: bytes, *, call_id: str | None = None) -> ObjectEvent | Outcome:
+    """The event to publish, or the outcome that says why there is none (no I/O at all)."""
     try:
-        event = parse_event(body)
+        return parse_event(body)
     except InvalidEvent as exc:
         log.warning(
             "invalid invocation body: %s", exc, extra={"call_id": call_id, "outcome": "error"}
@@ -92,6 +107,17 @@ def process(
         log.info("skipped: %s", exc.reason, extra={"call_id": call_id, "outcome": "skipped"})
         return Outcome("skipped", {"reason": exc.reason})
 
+
+def publish(
+    event: ObjectEvent,
+    *,
+    settings: Settings,
+    reader: ObjectReader,
+    publisher: Publisher,
+    deadline: Deadline,
+    call_id: str | None = None,
+) -> Outcome:
+    """Read, decode and publish the object `event` is about."""
     where = {"namespace": event.namespace, "bucket": event.bucket, "object": event.object_name}
     logged = {**where, "call_id": call_id}
     try:

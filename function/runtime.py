@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from function.errors import ConfigError, DeadlineExceeded, PublishError
-from function.pipeline import Outcome, process
+from function.pipeline import Outcome, parse, publish
 from kafka_client.config import ConnectionSettings, producer_config
 from kafka_client.errors import (
     AuthenticationFailed,
@@ -111,7 +111,11 @@ class Runtime:
                 username=settings.username,
                 password=self._token(deadline),
                 ssl_ca_location=settings.ssl_ca_location,
-                properties=settings.kafka_properties,
+                # The producer's request limit follows MAX_MESSAGE_BYTES unless set on its own.
+                properties={
+                    "message.max.bytes": str(settings.max_message_bytes),
+                    **settings.kafka_properties,
+                },
             )
             try:
                 config = producer_config(connection)
@@ -137,11 +141,16 @@ class Runtime:
 
     def invoke(self, body: bytes, deadline: Deadline, *, call_id: str | None = None) -> Outcome:
         """Process one invocation body; raises TransientError or ConfigError (→ 502)."""
+        # Parse first: a malformed body or another kind of event is answered without touching
+        # Vault, Object Storage or the broker (an outage there must not turn them into 502s).
+        parsed = parse(body, call_id=call_id)
+        if isinstance(parsed, Outcome):
+            return parsed
         for attempt in (1, 2):
             publisher = self.publisher(deadline)
             try:
-                return process(
-                    body,
+                return publish(
+                    parsed,
                     settings=self.settings,
                     reader=self.reader,
                     publisher=publisher,
