@@ -17,14 +17,15 @@ from fdk import response
 
 from function.deadline import Deadline
 from function.errors import ConfigError, ObjstreamError
-from function.pipeline import Outcome
+from function.events import MAX_EVENT_BYTES
 from function.runtime import Runtime
 from function.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# OCI Events bodies are a few KiB; anything much larger is not an event.
-MAX_BODY_BYTES = 256 * 1024
+# Read at most one byte more than an event may have: the parser then says it is too large,
+# and a huge body is never held in memory.
+_BODY_READ_LIMIT = MAX_EVENT_BYTES + 1
 
 _runtime: Runtime | None = None
 
@@ -49,10 +50,10 @@ def _body_bytes(data: Any) -> bytes:
     if data is None:
         return b""
     if isinstance(data, bytes | bytearray):
-        return bytes(data[: MAX_BODY_BYTES + 1])
+        return bytes(data[: _BODY_READ_LIMIT])
     if isinstance(data, io.IOBase) or hasattr(data, "read"):
-        return bytes(data.read(MAX_BODY_BYTES + 1))
-    return str(data).encode("utf-8")[: MAX_BODY_BYTES + 1]
+        return bytes(data.read(_BODY_READ_LIMIT))
+    return str(data).encode("utf-8")[: _BODY_READ_LIMIT]
 
 
 def handler(ctx: Any, data: Any = None) -> response.Response:
@@ -64,13 +65,7 @@ def handler(ctx: Any, data: Any = None) -> response.Response:
         deadline = Deadline.from_rfc3339(
             ctx.Deadline(), margin=current.settings.deadline_margin_seconds
         )
-        if len(body) > MAX_BODY_BYTES:
-            outcome = Outcome(
-                "error",
-                {"error": f"the invocation body is over {MAX_BODY_BYTES} bytes: not an OCI event"},
-            )
-        else:
-            outcome = current.invoke(body, deadline, call_id=call_id)
+        outcome = current.invoke(body, deadline, call_id=call_id)
     except ConfigError as exc:
         log.error("configuration error: %s", exc, extra={"call_id": call_id})  # noqa: TRY400 - the message is the whole story
         raise

@@ -33,7 +33,7 @@ from function.errors import (
     ObjectStorageError,
     ObjstreamError,
 )
-from function.oci_auth import DeadlineRetryStrategy
+from function.oci_auth import UNREACHABLE, DeadlineRetryStrategy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -52,8 +52,6 @@ BUFFER_BYTES = 1024 * 1024
 
 # What a connection lost or stalled mid-body looks like from urllib3 and http.client.
 _DROPPED = (urllib3.exceptions.HTTPError, OSError)
-# What the SDK raises when no HTTP answer came back at all (after its own wrapping).
-_UNREACHABLE = (oci.exceptions.RequestException, oci.exceptions.ConnectTimeout, OSError)
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
@@ -237,7 +235,7 @@ class OciObjectReader:
             )
         except oci.exceptions.ServiceError as exc:
             raise self._service_error(exc, event, deadline, if_match, strategy.attempts) from exc
-        except _UNREACHABLE as exc:
+        except UNREACHABLE as exc:
             deadline.check(f"reading {event.resource_id} from Object Storage")
             raise ObjectStorageError(
                 f"could not read {event.resource_id} from Object Storage at {self.endpoint}: "

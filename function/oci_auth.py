@@ -135,6 +135,13 @@ def _describe(exc: BaseException) -> str:
 
 # Object Storage and Vault reads are idempotent GETs: throttling, server errors and network
 # failures are worth another attempt; 4xx answers other than 429 will not change.
+# What the SDK raises when no HTTP answer came back at all (after its own wrapping).
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    oci.exceptions.RequestException,
+    oci.exceptions.ConnectTimeout,
+    OSError,
+)
+
 _RETRYABLE_STATUSES: dict[int, list[str]] = {429: []}
 
 

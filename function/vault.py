@@ -23,7 +23,7 @@ import oci
 
 from function.deadline import Deadline
 from function.errors import ConfigError, DeadlineExceeded, VaultError
-from function.oci_auth import DeadlineRetryStrategy
+from function.oci_auth import UNREACHABLE, DeadlineRetryStrategy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_UNREACHABLE = (oci.exceptions.RequestException, oci.exceptions.ConnectTimeout, OSError)
+# No answer in time: the network failed, or the invocation's deadline came first.
+_GAVE_UP: tuple[type[BaseException], ...] = (DeadlineExceeded, *UNREACHABLE)
 _POLICY_HINT = (
     "check STREAM_AUTH_TOKEN_SECRET_OCID and that a policy lets the function read it, e.g. "
     "`allow dynamic-group <functions> to read secret-bundles in compartment <secret's>`"
@@ -134,7 +135,7 @@ class VaultToken:
             response = self._client.get_secret_bundle(self._secret_id, retry_strategy=strategy)
         except oci.exceptions.ServiceError as exc:
             raise self._service_error(exc, strategy.attempts) from exc
-        except (DeadlineExceeded, *_UNREACHABLE) as exc:
+        except _GAVE_UP as exc:
             raise VaultError(
                 f"could not read the secret {self._secret_id} from OCI Vault at "
                 f"{self._client.base_client.endpoint}: {type(exc).__name__} after "
