@@ -112,8 +112,9 @@ _JsonObject = dict[str, object]
 
 def _load(body: bytes) -> _JsonObject:
     if len(body) > MAX_EVENT_BYTES:
+        # The handler reads at most one byte past the limit, so say "over", not the size.
         raise InvalidEvent(
-            f"the invocation body is {len(body)} bytes; an OCI event is at most "
+            f"the invocation body is over {MAX_EVENT_BYTES} bytes: an OCI event is at most "
             f"{MAX_EVENT_BYTES} bytes"
         )
     if not body.strip():

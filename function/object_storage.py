@@ -28,6 +28,7 @@ import urllib3.exceptions
 
 from function.errors import (
     ConfigError,
+    DeadlineExceeded,
     ObjectRejected,
     ObjectSkipped,
     ObjectStorageError,
@@ -235,6 +236,13 @@ class OciObjectReader:
             )
         except oci.exceptions.ServiceError as exc:
             raise self._service_error(exc, event, deadline, if_match, strategy.attempts) from exc
+        except DeadlineExceeded as exc:
+            # The retry strategy's own "before a request" says nothing of what was read.
+            resuming = f" (resuming at byte {start})" if start else ""
+            raise DeadlineExceeded(
+                f"the invocation's deadline was reached while reading {event.resource_id} "
+                f"from Object Storage{resuming}"
+            ) from exc
         except UNREACHABLE as exc:
             deadline.check(f"reading {event.resource_id} from Object Storage")
             raise ObjectStorageError(
