@@ -50,10 +50,10 @@ def _body_bytes(data: Any) -> bytes:
     if data is None:
         return b""
     if isinstance(data, bytes | bytearray):
-        return bytes(data[: _BODY_READ_LIMIT])
+        return bytes(data[:_BODY_READ_LIMIT])
     if isinstance(data, io.IOBase) or hasattr(data, "read"):
         return bytes(data.read(_BODY_READ_LIMIT))
-    return str(data).encode("utf-8")[: _BODY_READ_LIMIT]
+    return str(data).encode("utf-8")[:_BODY_READ_LIMIT]
 
 
 def handler(ctx: Any, data: Any = None) -> response.Response:

@@ -803,6 +803,9 @@ def _json_array(cursor: _Cursor, limits: _Limits, tally: _Tally) -> Iterator[Ite
             cursor.pos += 1
             closed = True
         while not closed:
+            cursor.pos, index, invalid = yield from _elements_by_line(
+                cursor.buf, cursor.pos, cursor.base, index, invalid, limits=limits
+            )
             cursor.pos, index, invalid, closed = yield from _whole_elements(
                 cursor.buf, cursor.pos, cursor.base, index, invalid, limits=limits
             )
@@ -817,6 +820,41 @@ def _json_array(cursor: _Cursor, limits: _Limits, tally: _Tally) -> Iterator[Ite
             invalid += 1
     finally:
         tally.index, tally.invalid = index, invalid
+
+
+def _elements_by_line(
+    buf: bytes, pos: int, base: int, index: int, invalid: int, *, limits: _Limits
+) -> Generator[Item, None, tuple[int, int, int]]:
+    """The elements from pos that are each alone on their line, up to a trailing comma.
+
+    Most arrays hold one element per line (`jq -c`, database and API exports), and then the
+    line is the element: orjson confirms it, as it confirms _whole_elements' guesses (bytes
+    that parse as one value starting at the element's first byte are the element). Stops at
+    the first line that is not so (the last element, one cut by the chunk's end, any line
+    of a pretty-printed array): at most one failed parse per chunk for other layouts.
+    Returns (where it stopped, index, invalid).
+    """
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    next_byte, limit = _NON_WHITESPACE.search, limits.record
+    while (first := next_byte(buf, pos)) is not None:
+        start = first.start()
+        newline = buf.find(b"\n", start)
+        line = buf[start:newline].rstrip(_WHITESPACE) if newline > 0 else b""
+        if not line.endswith(b","):
+            break
+        value = line[:-1].rstrip(_WHITESPACE)
+        try:
+            loads(value)
+        except decode_error:
+            break
+        if len(value) <= limit:
+            yield Record(index, base + start, base + start + len(value), value)
+        else:
+            yield _json_item_from(index, base + start, value, limits)
+            invalid += 1
+        index += 1
+        pos = start + len(line)
+    return pos, index, invalid
 
 
 def _whole_elements(
@@ -1207,22 +1245,24 @@ class _CsvRows:
         if not data:
             return None
         end = start + len(data)
-        row: list[str] | str | None = None
+        row: list[str] | str
         if len(data) <= self._limits.record and _QUOTE not in data and _CR_BYTE not in data:
             # Without a quote or a CR, the fields are exactly the text split at the delimiter
             # (what the csv reader finds): most rows of most files skip the reader.
             try:
                 row = data.decode("utf-8").split(self._delimiter)
             except UnicodeDecodeError:
-                pass  # _row says where
-        if row is None:
+                row = self._row(data)  # which says where
+        else:
             row = self._row(data)
         if isinstance(row, str):
             return InvalidRecord(index, start, end, row, data[: self._limits.keep])
         if not row:
             return None
         value = orjson.dumps(
-            dict(zip(self.keys or (), row)) if len(row) == self._width else self._fields(row)
+            dict(zip(self.keys or (), row, strict=False))
+            if len(row) == self._width
+            else self._fields(row)
         )
         if len(value) > self._limits.record:
             reason = (

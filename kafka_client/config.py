@@ -53,9 +53,12 @@ DEFAULTS: Mapping[str, str] = {
     "batch.size": "1000000",
     # OCI Streaming's 1 MB limit applies to each request as well as to each message.
     "message.max.bytes": "1000000",
-    # Bounded local queue: back-pressure (BufferError) instead of unbounded memory.
-    "queue.buffering.max.kbytes": "32768",
-    "queue.buffering.max.messages": "100000",
+    # Bounded local queue: back-pressure (BufferError) instead of unbounded memory. A queued
+    # message costs its value plus ~1.3 KB (nine headers, key, librdkafka's bookkeeping), so
+    # this bounds the queue to ~40 MB whatever the records' size; 16 MiB is 16 s of a 1 MB/s
+    # partition and still keeps a local broker busy at 100+ MB/s (bench/run.py, issue 6).
+    "queue.buffering.max.kbytes": "16384",
+    "queue.buffering.max.messages": "20000",
     # The invocation's deadline bounds delivery; this is only the outer limit.
     "message.timeout.ms": "300000",
     "socket.keepalive.enable": "true",

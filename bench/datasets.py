@@ -1,0 +1,335 @@
+"""The benchmark's inputs: deterministic generated files under bench/data/ (git-ignored).
+
+Four inputs, the same ones every run (a seeded `random.Random`, written streaming):
+
+- `jsonl`: ~1 M click-stream events as JSON lines, ~110 bytes each (~110 MB);
+- `csv`: the same events as CSV (header row, CRLF, quoted fields where needed); the records
+  objstream publishes are JSON objects of strings, so the ceiling publishes those, read from a
+  side file (`events.csv.values`, one JSON object per line) written at generation time;
+- `gzip`: `events.jsonl` gzip-compressed (level 6, as `gzip` does by default);
+- `array`: a ~1 GiB JSON array of ~1 KiB order documents (nested objects and arrays, unicode,
+  escaped quotes), one compact element per line after `[`.
+
+`--quick` scales every input down tenfold. What the ceiling publishes is split off these files
+outside the timed loop: JSON lines split at LF, the array's body at `,\\n` (elements are
+compact JSON, so a raw newline never occurs inside one), CSV from the side file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import random
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+# Bumped whenever what is generated changes, so stale files are made again.
+GENERATOR_VERSION = 5
+FULL_EVENTS = 1_000_000
+FULL_ARRAY_BYTES = 1024**3
+QUICK_FACTOR = 10
+
+_ACTIONS = ("view", "view", "view", "click", "click", "add_to_cart", "search", "purchase")
+# Search terms put commas, quotes and non-ASCII text into some CSV fields.
+_SEARCHES = ("socks,red", 'monitor 27"', "thé vert", "usb-c", "kaffeebohnen", "東京 guide")
+_COUNTRIES = ("DE", "FR", "US", "GB", "JP", "BR", "IN", "PL", "CH", "ES")
+_CITIES = ("Zürich", "São Paulo", "Kraków", "東京", "Berlin", "Lyon", "Austin", "Leeds", "Pune")
+_FIRST = ("Ada", "José", "Zoë", "Li", "Øyvind", "Amélie", "Sam", "Priya", "Jürgen", "Mia")
+_LAST = ("Lovelace", "García", "Müller", "Chen", "O'Neil", "Dubois", "Kowalski", "Sato")
+_STREETS = ("Bahnhofstraße", "Rue de la Paix", "Main St", "Ulica Długa", "Calle Mayor")
+_PRODUCTS = (
+    "USB-C cable 2 m",
+    'Monitor 27" 4K',
+    "Kaffeebohnen, 1 kg",
+    "Notebook A5 (dotted)",
+    "Thé vert — 100 g",
+    "Desk lamp, LED",
+    "Headphones ANC",
+    "Socks 3-pack",
+)
+_NOTES = (
+    "",
+    "",
+    "",
+    "leave at the door",
+    'gift wrap, "fragile"',
+    "call before delivery; gate code 1234",
+    "zweite Klingel von oben",
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One benchmark input: the object the function reads and what the ceiling publishes."""
+
+    name: str  # as given to --only
+    object_name: str  # the object's name in the bucket (its suffix picks the format)
+    content_type: str
+    path: Path  # the object's bytes
+    values_path: Path  # what the ceiling publishes comes from here
+    split: str  # how the ceiling splits values_path: "lines" or "array"
+    records: int
+    value_bytes: int  # sum of the record values' sizes, what both sides publish
+    object_bytes: int  # the object's size (compressed size for gzip)
+    record_format: str  # objstream's RecordFormat value for it
+
+
+@dataclass(frozen=True)
+class _Manifest:
+    version: int
+    quick: bool
+    events: int
+    array_elements: int
+    datasets: list[dict[str, Any]]
+
+
+def data_dir(*, quick: bool) -> Path:
+    """Where the inputs of one scale live."""
+    return DATA / ("quick" if quick else "full")
+
+
+def ensure(*, quick: bool, log: Any = print) -> list[Dataset]:
+    """The four inputs, generated first if missing or made by another generator version."""
+    directory = data_dir(quick=quick)
+    manifest_path = directory / "manifest.json"
+    if manifest_path.exists():
+        raw = orjson.loads(manifest_path.read_bytes())
+        if raw.get("version") == GENERATOR_VERSION and all(
+            Path(d["path"]).exists() and Path(d["values_path"]).exists() for d in raw["datasets"]
+        ):
+            return [from_json(d) for d in raw["datasets"]]
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    events = FULL_EVENTS // (QUICK_FACTOR if quick else 1)
+    array_bytes = FULL_ARRAY_BYTES // (QUICK_FACTOR if quick else 1)
+    log(f"generating the benchmark inputs in {directory} (once) …")
+    datasets = _generate(directory, events, array_bytes)
+    manifest = _Manifest(
+        GENERATOR_VERSION,
+        quick,
+        events,
+        next(d.records for d in datasets if d.name == "array"),
+        [to_json(d) for d in datasets],
+    )
+    manifest_path.write_bytes(orjson.dumps(asdict(manifest), option=orjson.OPT_INDENT_2))
+    return datasets
+
+
+def to_json(dataset: Dataset) -> dict[str, Any]:
+    """The dataset as JSON-ready values (paths as strings)."""
+    return {**asdict(dataset), "path": str(dataset.path), "values_path": str(dataset.values_path)}
+
+
+def from_json(raw: dict[str, Any]) -> Dataset:
+    """The inverse of to_json."""
+    return Dataset(**{**raw, "path": Path(raw["path"]), "values_path": Path(raw["values_path"])})
+
+
+def _generate(directory: Path, events: int, array_bytes: int) -> list[Dataset]:
+    jsonl = directory / "events.jsonl"
+    csv_path = directory / "events.csv"
+    csv_values = directory / "events.csv.values"
+    gz_path = directory / "events.jsonl.gz"
+    array = directory / "orders.json"
+    jsonl_bytes = csv_value_bytes = 0
+    with (
+        jsonl.open("wb", buffering=4 << 20) as lines_out,
+        csv_path.open("w", encoding="utf-8", newline="", buffering=4 << 20) as csv_out,
+        csv_values.open("wb", buffering=4 << 20) as values_out,
+    ):
+        writer = csv.writer(csv_out)  # excel dialect: CRLF, quotes only where needed
+        header_written = False
+        for event in _events(random.Random(20261128), events):
+            line = orjson.dumps(event)
+            jsonl_bytes += len(line)
+            lines_out.write(line + b"\n")
+            if not header_written:
+                writer.writerow(event.keys())
+                header_written = True
+            row = ["" if v is None else str(v) for v in event.values()]
+            writer.writerow(row)
+            value = orjson.dumps(dict(zip(event.keys(), row, strict=True)))
+            csv_value_bytes += len(value)
+            values_out.write(value + b"\n")
+    with jsonl.open("rb") as source, gzip.open(gz_path, "wb", compresslevel=6) as target:
+        shutil.copyfileobj(source, target, 4 << 20)
+    elements, element_bytes = _write_array(array, random.Random(20261129), array_bytes)
+    return [
+        Dataset(
+            name="jsonl",
+            object_name="bench/events.jsonl",
+            content_type="application/x-ndjson",
+            path=jsonl,
+            values_path=jsonl,
+            split="lines",
+            records=events,
+            value_bytes=jsonl_bytes,
+            object_bytes=jsonl.stat().st_size,
+            record_format="jsonl",
+        ),
+        Dataset(
+            name="csv",
+            object_name="bench/events.csv",
+            content_type="text/csv",
+            path=csv_path,
+            values_path=csv_values,
+            split="lines",
+            records=events,
+            value_bytes=csv_value_bytes,
+            object_bytes=csv_path.stat().st_size,
+            record_format="csv",
+        ),
+        Dataset(
+            name="gzip",
+            object_name="bench/events.jsonl.gz",
+            content_type="application/gzip",
+            path=gz_path,
+            values_path=jsonl,
+            split="lines",
+            records=events,
+            value_bytes=jsonl_bytes,
+            object_bytes=gz_path.stat().st_size,
+            record_format="jsonl",
+        ),
+        Dataset(
+            name="array",
+            object_name="bench/orders.json",
+            content_type="application/json",
+            path=array,
+            values_path=array,
+            split="array",
+            records=elements,
+            value_bytes=element_bytes,
+            object_bytes=array.stat().st_size,
+            record_format="json",
+        ),
+    ]
+
+
+def _events(rng: random.Random, count: int) -> Iterator[dict[str, Any]]:
+    """Click-stream events of ~110 bytes as JSON: what a web shop exports by the hour."""
+    for number in range(count):
+        action = rng.choice(_ACTIONS)
+        second = number // 280  # ~1 M events over about 17 minutes
+        yield {
+            "id": number,
+            "ts": f"2026-11-28T10:{second // 60 % 60:02d}:{second % 60:02d}."
+            f"{rng.randrange(1000):03d}Z",
+            "user": f"u{rng.randrange(200_000):06d}",
+            "action": action,
+            "page": f"/search?q={rng.choice(_SEARCHES)}"
+            if action == "search"
+            else f"/p/{rng.randrange(50_000)}",
+            "amount": round(rng.uniform(3, 400), 2) if action == "purchase" else None,
+            "country": rng.choice(_COUNTRIES),
+        }
+
+
+def _write_array(path: Path, rng: random.Random, target_bytes: int) -> tuple[int, int]:
+    """Write `[`, compact orders one per line separated by `,`, then `]`; return the count and
+    the elements' total size."""
+    elements = element_bytes = 0
+    with path.open("wb", buffering=4 << 20) as out:
+        out.write(b"[\n")
+        written = 2
+        separator = b""
+        while written < target_bytes - 4:
+            element = orjson.dumps(_order(rng, elements))
+            out.write(separator + element)
+            written += len(separator) + len(element)
+            separator = b",\n"
+            elements += 1
+            element_bytes += len(element)
+        out.write(b"\n]\n")
+    return elements, element_bytes
+
+
+def _order(rng: random.Random, number: int) -> dict[str, Any]:
+    """An order document of ~1 KiB: customer, address, 2-8 items, payment, shipping."""
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    items: list[dict[str, Any]] = [
+        {
+            "sku": f"SKU-{rng.randrange(100_000):05d}",
+            "name": rng.choice(_PRODUCTS),
+            "qty": rng.randrange(1, 5),
+            "unit_price": round(rng.uniform(1, 250), 2),
+            "discount": rng.choice((0, 0, 0, 0.1, 0.15)),
+        }
+        for _ in range(rng.randrange(2, 9))
+    ]
+    return {
+        "order_id": f"ORD-{number:09d}",
+        "created_at": f"2026-11-{1 + number % 28:02d}T{number % 24:02d}:{number % 60:02d}:00Z",
+        "status": rng.choice(("placed", "paid", "shipped", "delivered", "returned")),
+        "customer": {
+            "id": f"C{rng.randrange(1_000_000):07d}",
+            "name": f"{first} {last}",
+            "email": f"{first.lower()}.{last.lower()}@example.com",
+            "address": {
+                "street": f"{rng.choice(_STREETS)} {rng.randrange(1, 200)}",
+                "city": rng.choice(_CITIES),
+                "zip": f"{rng.randrange(10000, 99999)}",
+                "country": rng.choice(_COUNTRIES),
+            },
+        },
+        "items": items,
+        "total": round(sum(i["unit_price"] * i["qty"] for i in items), 2),
+        "currency": rng.choice(("EUR", "USD", "GBP", "JPY")),
+        "payment": {"method": rng.choice(("card", "paypal", "invoice")), "captured": True},
+        "shipping": {"carrier": rng.choice(("DHL", "UPS", "La Poste")), "express": False},
+        "notes": rng.choice(_NOTES),
+        "tags": rng.sample(("b2b", "first_order", "promo", "vip", "marketplace"), 2),
+    }
+
+
+def split_values(dataset: Dataset) -> list[bytes]:
+    """The record values the ceiling publishes, as objstream publishes them, in order."""
+    data = dataset.values_path.read_bytes()
+    if dataset.split == "array":
+        body = data[data.index(b"[") + 1 : data.rindex(b"]")].strip()
+        return body.split(b",\n") if body else []
+    values = data.split(b"\n")
+    if values and not values[-1]:
+        values.pop()
+    return values
+
+
+def check_against_decoder(dataset: Dataset, sample: int = 2000) -> None:
+    """Check that objstream's decoder yields the same first `sample` values as the split."""
+    from function.records import DecodeOptions, Record, RecordDecoder
+
+    expected = []
+    with dataset.values_path.open("rb") as source:
+        if dataset.split == "array":
+            source.readline()  # "[" on its own line
+            for line in source:
+                expected.append(line.rstrip(b"\n").removesuffix(b","))
+                if len(expected) == sample:
+                    break
+        else:
+            expected = [line.rstrip(b"\n") for _, line in zip(range(sample), source, strict=False)]
+    got = []
+    with dataset.path.open("rb") as stream:
+        decoder = RecordDecoder(
+            io.BufferedReader(stream),
+            DecodeOptions(object_name=dataset.object_name, content_type=dataset.content_type),
+        )
+        for item in decoder:
+            if not isinstance(item, Record):
+                raise TypeError(f"{dataset.name}: record {item.index} is invalid: {item}")
+            got.append(item.value)
+            if len(got) == sample:
+                break
+    if got != expected:
+        first = next(i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b)
+        raise AssertionError(f"{dataset.name}: record {first} differs from the ceiling's value")
