@@ -7,7 +7,7 @@ import gzip
 import io
 import logging
 import tracemalloc
-from typing import TYPE_CHECKING, BinaryIO, TypeAlias
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,33 +21,10 @@ from function.records import (
     RecordDecoder,
 )
 from function.settings import RecordFormat
+from tests.support.decoding import TINY_READS, Item, MiB, Trickle, decode, records
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
-Trickle: TypeAlias = "Callable[[bytes, Sequence[int]], BinaryIO]"
-Item: TypeAlias = Record | InvalidRecord
-
-MiB = 1024 * 1024
-# Reads of 1, 2, 3 and 7 bytes cross every boundary: inside a record, between CR and LF,
-# inside a multi-byte character, right after a newline.
-TINY_READS = pytest.mark.parametrize(
-    "sizes",
-    [[1], [2], [3], [7], [1, 2, 3, 7], [MiB]],
-    ids=["1-byte", "2-byte", "3-byte", "7-byte", "mixed", "whole"],
-)
-
-
-def decode(stream: BinaryIO, options: DecodeOptions) -> tuple[list[Item], DecodeSummary]:
-    decoder = RecordDecoder(stream, options)
-    items = list(decoder)
-    return items, decoder.summary
-
-
-def records(items: list[Item]) -> list[Record]:
-    assert all(isinstance(item, Record) for item in items), items
-    return [item for item in items if isinstance(item, Record)]
-
+    from collections.abc import Callable
 
 # -- JSON lines ---------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ other delimiters, awkward headers, blank and ragged rows, huge rows and headers.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
 import orjson
 import pytest
@@ -12,32 +11,13 @@ import pytest
 from function.errors import ObjectRejected
 from function.records import (
     DecodeOptions,
-    DecodeSummary,
     InvalidRecord,
     Record,
     RecordDecoder,
     csv_header_keys,
 )
 from function.settings import RecordFormat
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
-Trickle: TypeAlias = "Callable[[bytes, Sequence[int]], BinaryIO]"
-Item: TypeAlias = Record | InvalidRecord
-
-MiB = 1024 * 1024
-TINY_READS = pytest.mark.parametrize(
-    "sizes",
-    [[1], [2], [3], [7], [1, 2, 3, 7], [MiB]],
-    ids=["1-byte", "2-byte", "3-byte", "7-byte", "mixed", "whole"],
-)
-
-
-def decode(stream: BinaryIO, options: DecodeOptions) -> tuple[list[Item], DecodeSummary]:
-    decoder = RecordDecoder(stream, options)
-    items = list(decoder)
-    return items, decoder.summary
+from tests.support.decoding import TINY_READS, Item, MiB, Trickle, decode
 
 
 def rows(items: list[Item]) -> list[object]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import tracemalloc
-from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
 import pytest
 
@@ -14,37 +13,12 @@ from function.errors import ObjectRejected
 from function.formats import FormatSource
 from function.records import (
     DecodeOptions,
-    DecodeSummary,
     InvalidRecord,
     Record,
     RecordDecoder,
 )
 from function.settings import RecordFormat
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
-Trickle: TypeAlias = "Callable[[bytes, Sequence[int]], BinaryIO]"
-Item: TypeAlias = Record | InvalidRecord
-
-MiB = 1024 * 1024
-TINY_READS = pytest.mark.parametrize(
-    "sizes",
-    [[1], [2], [3], [7], [1, 2, 3, 7], [MiB]],
-    ids=["1-byte", "2-byte", "3-byte", "7-byte", "mixed", "whole"],
-)
-
-
-def decode(stream: BinaryIO, options: DecodeOptions) -> tuple[list[Item], DecodeSummary]:
-    decoder = RecordDecoder(stream, options)
-    items = list(decoder)
-    return items, decoder.summary
-
-
-def records(items: list[Item]) -> list[Record]:
-    assert all(isinstance(item, Record) for item in items), items
-    return [item for item in items if isinstance(item, Record)]
-
+from tests.support.decoding import TINY_READS, Item, MiB, Trickle, decode, records
 
 # Elements that trip a naive splitter: brackets, commas, quotes and backslashes in strings,
 # nesting, unicode, every scalar type, and whitespace of every kind between them.
