@@ -27,14 +27,13 @@ import oci
 import urllib3.exceptions
 
 from function.errors import (
-    ConfigError,
     DeadlineExceeded,
     ObjectRejected,
     ObjectSkipped,
     ObjectStorageError,
     ObjstreamError,
 )
-from function.oci_auth import UNREACHABLE, DeadlineRetryStrategy
+from function.oci_auth import UNREACHABLE, DeadlineRetryStrategy, build_client
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -139,21 +138,14 @@ class OciObjectReader:
         retry_base_sleep: float = 0.25,
         buffer_size: int = BUFFER_BYTES,
     ) -> None:
-        options: dict[str, Any] = {
-            "signer": signer,
-            # The SDK's default circuit breaker is process-wide: one object's burst of 503s
-            # would fail the next invocations' reads too. The deadline bounds retries instead.
-            "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
-        }
-        if endpoint:
-            options["service_endpoint"] = endpoint
-        try:
-            self._client = oci.object_storage.ObjectStorageClient(dict(config), **options)
-        except (ValueError, oci.exceptions.ClientError) as exc:
-            where = f"OBJECT_STORAGE_ENDPOINT={endpoint}" if endpoint else "the OCI config"
-            raise ConfigError(
-                f"cannot build the Object Storage client from {where}: {exc}"
-            ) from exc
+        self._client = build_client(
+            oci.object_storage.ObjectStorageClient,
+            config,
+            signer,
+            endpoint=endpoint,
+            endpoint_key="OBJECT_STORAGE_ENDPOINT",
+            service="Object Storage",
+        )
         self._max_resumes = max_resumes
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout

@@ -27,7 +27,7 @@ from function.errors import ConfigError, DeadlineExceeded
 from function.settings import OciAuth, Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from function.deadline import Deadline
 
@@ -141,6 +141,34 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
     oci.exceptions.ConnectTimeout,
     OSError,
 )
+
+
+def build_client(
+    client_class: Any,
+    config: Mapping[str, Any],
+    signer: Any,
+    *,
+    endpoint: str | None,
+    endpoint_key: str,
+    service: str,
+) -> Any:
+    """An OCI SDK client signed by `signer`, at `endpoint` when one is configured.
+
+    Without the SDK's default circuit breaker: it is process-wide, so one object's burst of
+    503s would fail the next invocations too; each invocation's deadline bounds retries.
+    """
+    options: dict[str, Any] = {
+        "signer": signer,
+        "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
+    }
+    if endpoint:
+        options["service_endpoint"] = endpoint
+    try:
+        return client_class(dict(config), **options)
+    except (ValueError, oci.exceptions.ClientError) as exc:
+        where = f"{endpoint_key}={endpoint}" if endpoint else "the OCI config"
+        raise ConfigError(f"cannot build the {service} client from {where}: {exc}") from exc
+
 
 _RETRYABLE_STATUSES: dict[int, list[str]] = {429: []}
 

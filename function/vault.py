@@ -23,7 +23,7 @@ import oci
 
 from function.deadline import Deadline
 from function.errors import ConfigError, DeadlineExceeded, VaultError
-from function.oci_auth import UNREACHABLE, DeadlineRetryStrategy
+from function.oci_auth import UNREACHABLE, DeadlineRetryStrategy, build_client
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -83,18 +83,14 @@ class VaultToken:
         budget_seconds: float = 10.0,
         retry_base_sleep: float = 0.25,
     ) -> None:
-        options: dict[str, Any] = {
-            "signer": signer,
-            # Process-wide circuit breakers would outlive one failing invocation.
-            "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
-        }
-        if endpoint:
-            options["service_endpoint"] = endpoint
-        try:
-            self._client = oci.secrets.SecretsClient(dict(config), **options)
-        except (ValueError, oci.exceptions.ClientError) as exc:
-            where = f"VAULT_SECRETS_ENDPOINT={endpoint}" if endpoint else "the OCI config"
-            raise ConfigError(f"cannot build the Vault secrets client from {where}: {exc}") from exc
+        self._client = build_client(
+            oci.secrets.SecretsClient,
+            config,
+            signer,
+            endpoint=endpoint,
+            endpoint_key="VAULT_SECRETS_ENDPOINT",
+            service="Vault secrets",
+        )
         self._secret_id = secret_id
         self._budget_seconds = budget_seconds
         self._retry_base_sleep = retry_base_sleep
