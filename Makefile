@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 ## demo: start a local broker and publish the sample files through the real function path
 demo: install
-	$(PY) scripts/demo.py $(DEMO_ARGS)
+	$(PY) -m objstream.demo $(DEMO_ARGS)
 
 ## test: the whole test suite against a real broker (started by the suite itself)
 test: install
@@ -35,21 +35,21 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 broker-install: $(STAMP)
-	$(PY) broker/jvm_kafka.py install
+	$(PY) -m objstream.testing.jvm_kafka install
 
 connect-install:
 	bash connect/install.sh
 
 ## broker-start / broker-stop: a local JVM Kafka for manual use (state in broker/run/default)
 broker-start: broker-install
-	$(PY) broker/jvm_kafka.py start
+	$(PY) -m objstream.testing.jvm_kafka start
 
 broker-stop:
-	$(PY) broker/jvm_kafka.py stop
+	$(PY) -m objstream.testing.jvm_kafka stop
 
 ## bench: throughput against a bare confluent-kafka ceiling, peak memory, cold start
 bench: install
-	$(PY) bench/run.py
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) broker/cache broker/run .pytest_cache .mypy_cache .ruff_cache

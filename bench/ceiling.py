@@ -24,9 +24,9 @@ from typing import Any
 from confluent_kafka import KafkaError, Producer
 
 from bench.datasets import from_json, split_values
-from function.events import parse_event
-from function.messages import ObjectMessages
-from function.settings import RecordFormat
+from function.core.decoding.records import RecordFormat
+from function.core.events import parse_event
+from function.core.messages import ObjectMessages
 from kafka_client.config import ConnectionSettings, producer_config
 
 POLL_EVERY = 500

@@ -306,7 +306,7 @@ def split_values(dataset: Dataset) -> list[bytes]:
 
 def check_against_decoder(dataset: Dataset, sample: int = 2000) -> None:
     """Check that objstream's decoder yields the same first `sample` values as the split."""
-    from function.records import DecodeOptions, Record, RecordDecoder
+    from function.core.decoding import DecodeOptions, Record, RecordDecoder
 
     expected = []
     with dataset.values_path.open("rb") as source:

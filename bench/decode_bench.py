@@ -119,9 +119,8 @@ def generate(mb: int, array_mb: int | None) -> dict[str, Path]:
 
 def measure(path: Path) -> dict[str, float | str]:
     """Decode one file in this process; called in a fresh subprocess by main()."""
-    # A script, not a package: make the repository importable, then import what is measured.
-    sys.path.insert(0, str(ROOT))
-    from function.records import DecodeOptions, InvalidRecord, RecordDecoder
+    # Imported here, in the fresh process, so that the import is not part of another measurement.
+    from function.core.decoding import DecodeOptions, InvalidRecord, RecordDecoder
 
     count = invalid = 0
     with path.open("rb", buffering=0) as raw:
@@ -164,7 +163,8 @@ def main() -> None:
         if args.only and name != args.only:
             continue
         run = subprocess.run(
-            [sys.executable, __file__, "--measure", str(path)],
+            [sys.executable, "-m", "bench.decode_bench", "--measure", str(path)],
+            cwd=ROOT,
             check=True,
             capture_output=True,
             text=True,

@@ -1,9 +1,9 @@
 """The project end to end, in its own process, as OCI Functions runs it.
 
 `FunctionUnderTest` serves `function/func.py` with the real fdk over its unix socket
-(tests.support.fdk_server.FdkServer: a separate Python process, whose peak RSS is therefore
+(objstream.testing.fdk_server.FdkServer: a separate Python process, whose peak RSS is therefore
 the function's own). The object comes over HTTP from the Object Storage stand-in
-(tests.support.oci_standin, signature-verified; resource principal auth by default), the SASL
+(objstream.testing.oci_standin, signature-verified; resource principal auth by default), the SASL
 password from the stand-in's Vault, and the records go to the bench's broker.
 
 One measurement (`measure`):
@@ -35,17 +35,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 import psutil
 
-from tests.support.fdk_server import FdkServer, Reply
-from tests.support.scenario import oci_event
+from objstream.testing.fdk_server import FdkServer, Reply
+from objstream.testing.scenario import oci_event
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-    from jvm_kafka import Listener
-
     from bench.datasets import Dataset
     from bench.topics import Topics
-    from tests.support.oci_standin import OciStandIn
+    from objstream.testing.jvm_kafka import Listener
+    from objstream.testing.oci_standin import OciStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNC_PY = ROOT / "function" / "func.py"

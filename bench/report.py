@@ -66,7 +66,7 @@ def _java_version() -> str:
 
 
 def _kafka_version() -> str:
-    """The broker's version, from the jar broker/jvm_kafka.py runs."""
+    """The broker's version, from the jar objstream/testing/jvm_kafka.py runs."""
     jars = sorted((ROOT / "broker" / "cache" / "lib").glob("kafka_2.13-*.jar"))
     return jars[-1].stem.removeprefix("kafka_2.13-") if jars else "unknown"
 

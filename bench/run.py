@@ -42,11 +42,10 @@ INPUTS = ("jsonl", "csv", "gzip", "array")
 STEPS = (*INPUTS, "cold")
 
 if TYPE_CHECKING:
-    from jvm_kafka import Listener
-
     from bench.datasets import Dataset
     from bench.project import FunctionUnderTest
     from bench.topics import Topics
+    from objstream.testing.jvm_kafka import Listener
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -114,9 +113,6 @@ def _say(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when every target was met, 1 otherwise."""
-    for extra in (ROOT / "broker", ROOT):
-        if str(extra) not in sys.path:
-            sys.path.insert(0, str(extra))
     args = _arguments(argv)
     from bench import datasets, report
 
@@ -157,7 +153,7 @@ class _Broker:
         self._run_dir: Path | None = None
 
     def __enter__(self) -> Any:
-        from jvm_kafka import BrokerInfo, KafkaBroker
+        from objstream.testing.jvm_kafka import BrokerInfo, KafkaBroker
 
         if self._given is not None:
             return BrokerInfo.from_json(self._given.read_text("utf-8"))
@@ -178,7 +174,7 @@ def _measure(
 ) -> None:
     from bench.project import FunctionUnderTest
     from bench.topics import Topics
-    from tests.support.oci_standin import OciStandIn
+    from objstream.testing.oci_standin import OciStandIn
 
     listener: Listener = broker.sasl_ssl if args.listener == "sasl_ssl" else broker.plaintext
     topics = Topics(broker.plaintext)

@@ -19,7 +19,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
 )
 
 if TYPE_CHECKING:
-    from jvm_kafka import Listener
+    from objstream.testing.jvm_kafka import Listener
 
 
 class Topics:

@@ -1,20 +1,32 @@
-"""The exceptions objstream raises, and what each means for an invocation.
+"""Every exception objstream raises on purpose, and what each means. The whole tree:
 
     ObjstreamError                 base of everything objstream raises on purpose
     ├── ConfigError                a setting is missing or contradictory (names the key)
     ├── InvalidEvent               the invocation body is not a usable OCI event (200, JSON error)
     ├── ObjectRejected             the object can never be processed (rejected marker)
     ├── ObjectSkipped              nothing to do: gone, superseded, not an object event (200)
-    └── TransientError             retrying can succeed; the handler raises (502), no marker
-        ├── ObjectStorageError     Object Storage failed or timed out
-        ├── VaultError             the auth token could not be read from OCI Vault
-        ├── PublishError           the broker failed, refused or did not acknowledge in time
-        └── DeadlineExceeded       the invocation's deadline came before the work was done
+    ├── ConnectValueError          a record does not fit its Kafka Connect column type (an
+    │                              invalid record, dead-lettered by BAD_RECORD_POLICY)
+    ├── TransientError             retrying can succeed; the handler raises (502), no marker
+    │   ├── ObjectStorageError     Object Storage failed or timed out
+    │   ├── VaultError             the auth token could not be read from OCI Vault
+    │   ├── PublishError           the broker failed, refused or did not acknowledge in time
+    │   └── DeadlineExceeded       the invocation's deadline came before the work was done
+    └── WorkstationError           raised only by the workstation kit (objstream/), never in
+        │                          the function: the CLI prints one line and exits non-zero
+        ├── CliError               a command was called in a way that cannot work
+        ├── StreamUnavailable      the stream cannot be read (unreachable, login, TLS, topic)
+        └── FnServerError          fdk could not be started, or nothing answers on its socket
+
+kafka_client has a small tree of its own (it knows nothing of objstream); the runtime turns
+those errors into PublishError and DeadlineExceeded, saying what to check.
 
 Messages say what the user should check; none ever contains a secret.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 
 class ObjstreamError(Exception):
@@ -45,6 +57,10 @@ class ObjectSkipped(ObjstreamError):
         self.reason = reason
 
 
+class ConnectValueError(ObjstreamError, ValueError):
+    """A record cannot be written as a Kafka Connect value; the message names field and cause."""
+
+
 class TransientError(ObjstreamError):
     """A failure a retry of the same event can get past; the invocation answers 502."""
 
@@ -63,3 +79,31 @@ class PublishError(TransientError):
 
 class DeadlineExceeded(TransientError):
     """The invocation's deadline came before every message was acknowledged."""
+
+
+class WorkstationError(ObjstreamError):
+    """An error of the workstation kit (the CLI, the local fn server, the stream reader)."""
+
+
+class CliError(WorkstationError):
+    """The command was called in a way that cannot work: a wrong path, a bad option value."""
+
+
+class StreamUnavailable(WorkstationError):
+    """The stream could not be read: broker unreachable, login refused, or no such topic."""
+
+    class Kind(StrEnum):
+        """Why, in the words the CLI's checks report."""
+
+        UNREACHABLE = "unreachable"
+        AUTH = "auth"
+        TLS = "tls"
+        TOPIC = "topic"
+
+    def __init__(self, kind: StreamUnavailable.Kind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class FnServerError(WorkstationError):
+    """fdk could not be started, or nothing answers on the socket; the message says why."""

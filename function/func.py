@@ -11,15 +11,18 @@ from __future__ import annotations
 import io
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fdk import response
 
-from function.deadline import Deadline
+from function.core.deadline import Deadline
+from function.core.events import MAX_EVENT_BYTES
 from function.errors import ConfigError, ObjstreamError
-from function.events import MAX_EVENT_BYTES
 from function.runtime import Runtime
 from function.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +31,25 @@ log = logging.getLogger(__name__)
 _BODY_READ_LIMIT = MAX_EVENT_BYTES + 1
 
 _runtime: Runtime | None = None
+_build_runtime: Callable[[Settings], Runtime] = Runtime.for_oci
 
 
 def runtime() -> Runtime:
     """The container's runtime, built from the environment on first use."""
     global _runtime  # noqa: PLW0603 - one per container, by design
     if _runtime is None:
-        _runtime = Runtime.for_oci(Settings.from_env(os.environ))
+        _runtime = _build_runtime(Settings.from_env(os.environ))
     return _runtime
 
 
-def reset_runtime(replacement: Runtime | None = None) -> None:
-    """Forget the container's runtime (tests, and the CLI's in-process runs)."""
-    global _runtime  # noqa: PLW0603
-    if _runtime is not None:
-        _runtime.close()
-    _runtime = replacement
+def build_runtime_with(build: Callable[[Settings], Runtime]) -> None:
+    """Build the container's runtime with `build` instead of `Runtime.for_oci`.
+
+    Only the workstation kit calls this (objstream.local_func, before fdk serves a request):
+    the function's own configuration can never redirect where objects are read from.
+    """
+    global _build_runtime  # noqa: PLW0603 - one per container, by design
+    _build_runtime = build
 
 
 def _body_bytes(data: Any) -> bytes:

@@ -1,10 +1,7 @@
 """One invocation, start to end: parse → read → decode → publish, and the outcome.
 
-This is where the contract's outcome table lives (CONTRACT.md §3). The parts it composes are
-behind small protocols, so tests swap in plain fakes:
-
-- `ObjectReader.open(event, deadline)` → a readable body (Object Storage, or a local file);
-- `Publisher` (kafka_client.StreamPublisher): begin / ensure_topic / send / settle / abort.
+This is where the contract's outcome table lives (CONTRACT.md §3). The runtime calls `parse`,
+then `publish` with the container's ports (function.ports): an object reader and a publisher.
 
 Order on the stream, one key per object: the OCI event, the records (and dead letters), then
 exactly one terminal marker, sent only after everything before it was acknowledged.
@@ -15,83 +12,57 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 
-from function.connect_values import ConnectEnvelope, ConnectValueError
+from function.core.connect_values import ConnectEnvelope
+from function.core.decoding import DecodeOptions, InvalidRecord, RecordDecoder
+from function.core.events import parse_event
+from function.core.limits import HEADER_ROOM
+from function.core.messages import ObjectMessages
 from function.errors import (
+    ConnectValueError,
     InvalidEvent,
     ObjectRejected,
     ObjectSkipped,
 )
-from function.events import parse_event
-from function.messages import ObjectMessages
-from function.records import DecodeOptions, InvalidRecord, RecordDecoder
 from function.settings import BadRecordPolicy, KeyMode, Settings, ValueFormat
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from function.deadline import Deadline
-    from function.events import ObjectEvent
-    from function.messages import Headers
-    from function.object_storage import ObjectBody, ObjectReader
+    from function.core.deadline import Deadline
+    from function.core.events import ObjectEvent
+    from function.ports import ObjectBody, ObjectReader, Publisher
 
 log = logging.getLogger(__name__)
 
-# Room kept in every record for the key and headers under the message limit.
-HEADER_ROOM = 16 * 1024
 # How often (in records) the deadline is looked at; a clock read per record would cost more.
 _DEADLINE_EVERY = 256
 
 
-class Publisher(Protocol):
-    """What the pipeline needs of kafka_client.StreamPublisher."""
+class OutcomeStatus(StrEnum):
+    """What an invocation answers (CONTRACT.md §3)."""
 
-    def begin(self, deadline: float) -> None: ...
-    def ensure_topic(self, topic: str) -> None: ...
-    def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
-    ) -> None: ...
-    def settle(self) -> None: ...
-    def abort(self) -> None: ...
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"
+    ERROR = "error"  # a malformed invocation body
 
 
 @dataclass
 class Outcome:
     """What an invocation answers (HTTP 200 with this JSON); failures raise instead."""
 
-    status: str  # "published", "rejected", "skipped" or "error"
+    status: OutcomeStatus
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         """The response body."""
         return orjson.dumps({"status": self.status, **self.detail})
-
-
-def process(
-    body: bytes,
-    *,
-    settings: Settings,
-    reader: ObjectReader,
-    publisher: Publisher,
-    deadline: Deadline,
-    call_id: str | None = None,
-) -> Outcome:
-    """Handle one invocation body; raises TransientError (→ 502) when a retry is needed."""
-    parsed = parse(body, call_id=call_id)
-    if isinstance(parsed, Outcome):
-        return parsed
-    return publish(
-        parsed,
-        settings=settings,
-        reader=reader,
-        publisher=publisher,
-        deadline=deadline,
-        call_id=call_id,
-    )
 
 
 def parse(body: bytes, *, call_id: str | None = None) -> ObjectEvent | Outcome:
@@ -102,10 +73,10 @@ def parse(body: bytes, *, call_id: str | None = None) -> ObjectEvent | Outcome:
         log.warning(
             "invalid invocation body: %s", exc, extra={"call_id": call_id, "outcome": "error"}
         )
-        return Outcome("error", {"error": str(exc)})
+        return Outcome(OutcomeStatus.ERROR, {"error": str(exc)})
     except ObjectSkipped as exc:
         log.info("skipped: %s", exc.reason, extra={"call_id": call_id, "outcome": "skipped"})
-        return Outcome("skipped", {"reason": exc.reason})
+        return Outcome(OutcomeStatus.SKIPPED, {"reason": exc.reason})
 
 
 def publish(
@@ -119,14 +90,10 @@ def publish(
 ) -> Outcome:
     """Read, decode and publish the object `event` is about."""
     where = {"namespace": event.namespace, "bucket": event.bucket, "object": event.object_name}
-    logged = {**where, "call_id": call_id}
     try:
         opened = reader.open(event, deadline)
     except ObjectSkipped as exc:
-        log.info(
-            "skipped %s: %s", event.object_name, exc.reason, extra={**logged, "outcome": "skipped"}
-        )
-        return Outcome("skipped", {**where, "reason": exc.reason})
+        return _skipped(event, exc, where, call_id)
     except ObjectRejected as exc:
         # Unreadable for good (e.g. archived): the stream still learns of it.
         return _publish_object(
@@ -138,10 +105,19 @@ def publish(
     except ObjectSkipped as exc:
         # Overwritten or deleted while being read (a resumed read's If-Match failed): what was
         # sent has no marker, and the newer version's own event publishes it.
-        log.info(
-            "skipped %s: %s", event.object_name, exc.reason, extra={**logged, "outcome": "skipped"}
-        )
-        return Outcome("skipped", {**where, "reason": exc.reason})
+        return _skipped(event, exc, where, call_id)
+
+
+def _skipped(
+    event: ObjectEvent, exc: ObjectSkipped, where: dict[str, str], call_id: str | None
+) -> Outcome:
+    log.info(
+        "skipped %s: %s",
+        event.object_name,
+        exc.reason,
+        extra={**where, "call_id": call_id, "outcome": "skipped"},
+    )
+    return Outcome(OutcomeStatus.SKIPPED, {**where, "reason": exc.reason})
 
 
 def _publish_object(
@@ -156,26 +132,10 @@ def _publish_object(
 ) -> Outcome:
     started = time.monotonic()
     messages = ObjectMessages(event)
-    envelope = _envelope(settings)
+    envelope = connect_envelope(settings)
     control = envelope.wrap_schemaless if envelope is not None else _as_is
     topic, dlq_topic = settings.topic, settings.dlq_topic
-    decoder = (
-        RecordDecoder(
-            body,
-            DecodeOptions(
-                object_name=event.object_name,
-                record_format=settings.record_format,
-                content_type=body.content_type,
-                content_encoding=body.content_encoding,
-                csv_delimiter=settings.csv_delimiter,
-                max_record_bytes=settings.max_message_bytes - HEADER_ROOM,
-                max_object_bytes=settings.max_object_bytes,
-                max_compression_ratio=settings.max_compression_ratio,
-            ),
-        )
-        if body is not None
-        else None
-    )
+    decoder = _decoder(body, event, settings) if body is not None else None
     publisher.begin(deadline.at)
     try:
         publisher.ensure_topic(topic)
@@ -186,15 +146,7 @@ def _publish_object(
         counts = _Counts()
         try:
             if decoder is not None:
-                _send_records(
-                    decoder,
-                    messages,
-                    settings=settings,
-                    publisher=publisher,
-                    deadline=deadline,
-                    counts=counts,
-                    envelope=envelope,
-                )
+                _send_records(decoder, messages, settings, publisher, deadline, counts, envelope)
         except ObjectRejected as exc:
             rejection = exc.reason
         # Everything before the marker must be acknowledged before the marker is sent.
@@ -212,7 +164,7 @@ def _publish_object(
     except BaseException:
         publisher.abort()
         raise
-    status = "published" if rejection is None else "rejected"
+    status = OutcomeStatus.PUBLISHED if rejection is None else OutcomeStatus.REJECTED
     detail = {**messages.object_fields(), **summary}
     if rejection is not None:
         detail["reason"] = rejection
@@ -224,9 +176,25 @@ def _publish_object(
         counts.invalid,
         summary["bytes"],
         summary["durationMs"],
-        extra={**detail, "call_id": call_id, "outcome": status},
+        extra={**detail, "call_id": call_id, "outcome": str(status)},
     )
     return Outcome(status, detail)
+
+
+def _decoder(body: ObjectBody, event: ObjectEvent, settings: Settings) -> RecordDecoder:
+    return RecordDecoder(
+        body,
+        DecodeOptions(
+            object_name=event.object_name,
+            record_format=settings.record_format,
+            content_type=body.content_type,
+            content_encoding=body.content_encoding,
+            csv_delimiter=settings.csv_delimiter,
+            max_record_bytes=settings.max_message_bytes - HEADER_ROOM,
+            max_object_bytes=settings.max_object_bytes,
+            max_compression_ratio=settings.max_compression_ratio,
+        ),
+    )
 
 
 @dataclass
@@ -237,32 +205,33 @@ class _Counts:
     skipped: int = 0
 
 
-def _send_records(
+# A record's value as it goes on the stream, from its decoded value and its index.
+_Serializer: TypeAlias = "Callable[[bytes, int], bytes]"
+
+
+def _send_records(  # noqa: PLR0917 - the loop's parts, chosen by the caller once per object
     decoder: RecordDecoder,
     messages: ObjectMessages,
-    *,
     settings: Settings,
     publisher: Publisher,
     deadline: Deadline,
     counts: _Counts,
     envelope: ConnectEnvelope | None,
 ) -> None:
-    # The hot loop, once per record: everything it uses is bound to a local first, so a
-    # plain record costs one header list, one send and two integer operations here.
     items = iter(decoder)
     first = next(items, None)
     if first is None:
         deadline.check("publishing records")
         return
-    # The object's format, and so its content type, is known once the first item is out.
+    # The object's format, and so its content type and serializer, is known once the first
+    # item is out; the key, the serializer and the bad-record policy are chosen here, once.
     messages.start_records(decoder.record_format)
-    to_connect = envelope.for_records(decoder.record_format) if envelope is not None else None
+    serialize = _serializer(envelope, decoder, messages)
+    key_of = _record_key(settings, messages.key)
     control = envelope.wrap_schemaless if envelope is not None else _as_is
-    topic, dlq_topic, policy = settings.topic, settings.dlq_topic, settings.bad_record_policy
-    object_key = messages.key
-    # RECORD_KEY=object and none give every record the same key: no call per record.
-    key_of = _record_key(settings, object_key) if settings.key_mode is KeyMode.FIELD else None
-    fixed_key = object_key if settings.key_mode is KeyMode.OBJECT else None
+    on_invalid = _bad_record_policy(settings, messages, publisher, counts, control)
+    topic = settings.topic
+    # The hot loop, once per record: everything it uses is bound to a local first.
     send, headers_of, every = publisher.send, messages.record_headers, _DEADLINE_EVERY
     sent = 0
     try:
@@ -272,56 +241,43 @@ def _send_records(
                 # Stop at a record boundary while there is still time to answer.
                 deadline.check("publishing records")
             if isinstance(item, InvalidRecord):
-                invalid = item
-            else:
-                value = item.value
-                key = fixed_key if key_of is None else key_of(value)
-                if to_connect is None:
-                    send(topic, value, key, headers_of(index))
-                    sent += 1
-                    continue
-                try:
-                    wrapped = to_connect(value, messages.record_id(index))
-                except ConnectValueError as exc:
-                    # A value that does not fit its declared column type is a bad record.
-                    invalid = InvalidRecord(index, item.start, item.end, str(exc), value)
-                else:
-                    send(topic, wrapped, key, headers_of(index))
-                    sent += 1
-                    continue
-            counts.invalid += 1
-            if policy is BadRecordPolicy.DEAD_LETTER:
-                dead = messages.invalid_message(invalid, max_bytes=settings.max_message_bytes)
-                send(dlq_topic, control(dead.value), object_key, dead.headers)
-                counts.dead_lettered += 1
-            elif policy is BadRecordPolicy.SKIP:
-                counts.skipped += 1
-                log.info("skipped invalid record %d: %s", invalid.index, invalid.reason)
-            else:
-                raise ObjectRejected(
-                    f"record {invalid.index} (bytes {invalid.start}-{invalid.end}) is invalid and "
-                    f"BAD_RECORD_POLICY=fail: {invalid.reason}"
-                )
+                on_invalid(item)
+                continue
+            try:
+                value = serialize(item.value, index)
+            except ConnectValueError as exc:
+                # A value that does not fit its declared column type is a bad record.
+                on_invalid(InvalidRecord(index, item.start, item.end, str(exc), item.value))
+                continue
+            send(topic, value, key_of(value), headers_of(index))
+            sent += 1
     finally:
         counts.records += sent
     deadline.check("publishing records")
 
 
-def _envelope(settings: Settings) -> ConnectEnvelope | None:
-    """The Kafka Connect envelope for VALUE_FORMAT=connect-json, else None."""
-    if settings.value_format is not ValueFormat.CONNECT_JSON:
-        return None
-    return ConnectEnvelope.from_settings(
-        settings, max_value_bytes=settings.max_message_bytes - HEADER_ROOM
-    )
+def _serializer(
+    envelope: ConnectEnvelope | None, decoder: RecordDecoder, messages: ObjectMessages
+) -> _Serializer:
+    """The record value as decoded (the contract's values), or in a Kafka Connect envelope."""
+    if envelope is None:
+        return _value_as_is
+    to_connect = envelope.for_records(decoder.record_format)
+    record_id = messages.record_id
+    return lambda value, index: to_connect(value, record_id(index))
 
 
-def _as_is(value: bytes) -> bytes:
+def _value_as_is(value: bytes, index: int) -> bytes:
+    del index
     return value
 
 
-def _record_key(settings: Settings, object_key: bytes) -> Callable[[bytes], bytes]:
-    """The key function for RECORD_KEY=field:<name> (the other modes need no function)."""
+def _record_key(settings: Settings, object_key: bytes) -> Callable[[bytes], bytes | None]:
+    """The key of a record's message, from its value (RECORD_KEY)."""
+    if settings.key_mode is KeyMode.OBJECT:
+        return lambda _value: object_key
+    if settings.key_mode is KeyMode.NONE:
+        return lambda _value: None
     name = settings.key_field or ""
 
     def field_key(value: bytes) -> bytes:
@@ -336,6 +292,65 @@ def _record_key(settings: Settings, object_key: bytes) -> Callable[[bytes], byte
         return object_key
 
     return field_key
+
+
+def _bad_record_policy(
+    settings: Settings,
+    messages: ObjectMessages,
+    publisher: Publisher,
+    counts: _Counts,
+    control: Callable[[bytes], bytes],
+) -> Callable[[InvalidRecord], None]:
+    """What becomes of an invalid record (BAD_RECORD_POLICY), counted in `counts`."""
+    policy = settings.bad_record_policy
+    if policy is BadRecordPolicy.DEAD_LETTER:
+        topic, key, limit = settings.dlq_topic, messages.key, settings.max_message_bytes
+
+        def dead_letter(invalid: InvalidRecord) -> None:
+            counts.invalid += 1
+            dead = messages.invalid_message(invalid, max_bytes=limit)
+            publisher.send(topic, control(dead.value), key, dead.headers)
+            counts.dead_lettered += 1
+
+        return dead_letter
+    if policy is BadRecordPolicy.SKIP:
+
+        def skip(invalid: InvalidRecord) -> None:
+            counts.invalid += 1
+            counts.skipped += 1
+            log.info("skipped invalid record %d: %s", invalid.index, invalid.reason)
+
+        return skip
+
+    def fail(invalid: InvalidRecord) -> None:
+        counts.invalid += 1
+        raise ObjectRejected(
+            f"record {invalid.index} (bytes {invalid.start}-{invalid.end}) is invalid and "
+            f"BAD_RECORD_POLICY=fail: {invalid.reason}"
+        )
+
+    return fail
+
+
+def connect_envelope(settings: Settings) -> ConnectEnvelope | None:
+    """The Kafka Connect envelope for VALUE_FORMAT=connect-json, else None.
+
+    CONNECT_COLUMN_TYPES, CONNECT_INFER_TYPES and CONNECT_ID_FIELD shape it; an envelope
+    larger than a message's room for its value raises ConnectValueError (the schema travels
+    in every message and can push a record over the message limit).
+    """
+    if settings.value_format is not ValueFormat.CONNECT_JSON:
+        return None
+    return ConnectEnvelope(
+        column_types=settings.column_types,
+        infer_types=settings.infer_types,
+        id_field=settings.record_id_field,
+        max_value_bytes=settings.max_message_bytes - HEADER_ROOM,
+    )
+
+
+def _as_is(value: bytes) -> bytes:
+    return value
 
 
 def _summary(decoder: RecordDecoder | None, counts: _Counts, started: float) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""What lives as long as the function's container: settings, OCI clients, the producer.
+"""What lives as long as the function's container, and the one entry to the pipeline.
 
-Built on the first invocation and reused: one Object Storage client, one Vault token (cached),
-one librdkafka producer. A producer that hit a fatal or authentication error is replaced; an
-authentication failure also re-reads the token from Vault and, if it changed, tries once more
-within the same invocation (a rotated token then costs no failed invocation).
+    handler (func.py) → Runtime.invoke → pipeline.parse, then pipeline.publish
+
+Built on the first invocation and reused: the object reader, the token source (cached), one
+producer. A producer that hit a fatal or authentication error is replaced; an authentication
+failure also re-reads the token and, if it changed, tries once more within the same
+invocation (a rotated token then costs no failed invocation).
 
 kafka_client's errors are turned into the function's own here, with what to check.
 """
@@ -11,30 +13,36 @@ kafka_client's errors are turned into the function's own here, with what to chec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias
 
+from function import pipeline
 from function.errors import ConfigError, DeadlineExceeded, PublishError
-from function.pipeline import Outcome, parse, publish
-from kafka_client.config import ConnectionSettings, producer_config
+from kafka_client.config import producer_config
 from kafka_client.errors import (
     AuthenticationFailed,
     DeliveryTimedOut,
     ProducerConfigError,
     PublishFailed,
 )
-from kafka_client.publisher import StreamPublisher
 
 if TYPE_CHECKING:
-    from function.deadline import Deadline
-    from function.object_storage import ObjectReader
+    from collections.abc import Callable, Mapping
+
+    from function.core.deadline import Deadline
+    from function.pipeline import Outcome
+    from function.ports import ObjectReader, Publisher, TokenSource
     from function.settings import Settings
-    from function.vault import TokenSource
 
 log = logging.getLogger(__name__)
 
-PublisherFactory = Callable[[Mapping[str, str | bool]], StreamPublisher]
+# How the runtime makes its producer from a librdkafka configuration (a fake, in tests).
+PublisherFactory: TypeAlias = "Callable[[Mapping[str, str | bool]], Publisher]"
+
+
+def _stream_publisher(config: Mapping[str, str | bool]) -> Publisher:
+    from kafka_client.publisher import StreamPublisher
+
+    return StreamPublisher(config)
 
 
 class Runtime:
@@ -46,7 +54,7 @@ class Runtime:
         *,
         reader: Callable[[], ObjectReader],
         tokens: Callable[[], TokenSource] | None,
-        publisher_factory: PublisherFactory = StreamPublisher,
+        publisher_factory: PublisherFactory = _stream_publisher,
     ) -> None:
         self.settings = settings
         self._make_reader = reader
@@ -54,35 +62,36 @@ class Runtime:
         self._publisher_factory = publisher_factory
         self._reader: ObjectReader | None = None
         self._tokens: TokenSource | None = None
-        self._publisher: StreamPublisher | None = None
+        self._publisher: Publisher | None = None
 
     @classmethod
-    def for_oci(cls, settings: Settings) -> Runtime:
-        """Object Storage and Vault through the OCI SDK, signed as OCI_AUTH says."""
-        from function import oci_auth
-        from function.object_storage import OciObjectReader
-        from function.vault import make_token_source
+    def for_oci(
+        cls,
+        settings: Settings,
+        *,
+        reader: ObjectReader | None = None,
+        publisher_factory: PublisherFactory = _stream_publisher,
+    ) -> Runtime:
+        """The production wiring: Object Storage and Vault through the OCI SDK, as OCI_AUTH says.
 
-        signing: list[tuple[Any, Any]] = []
+        The workstation kit passes its own `reader` (local files), tests a `publisher_factory`;
+        nothing else changes.
+        """
+        from function.adapters.auth import OciSigning, token_source
 
-        def config_and_signer() -> tuple[Any, Any]:
-            if not signing:
-                signing.append(oci_auth.oci_config_and_signer(settings))
-            return signing[0]
+        signing = OciSigning(settings)
 
-        def reader() -> ObjectReader:
-            if settings.local_objects_dir:
-                from function.local_objects import LocalObjectReader
+        def oci_reader() -> ObjectReader:
+            from function.adapters.object_storage import OciObjectReader
 
-                return LocalObjectReader(Path(settings.local_objects_dir))
-            return OciObjectReader.from_settings(settings, *config_and_signer())
+            return OciObjectReader.from_settings(settings, *signing())
 
-        def tokens() -> TokenSource:
-            if settings.auth_token is not None:
-                return make_token_source(settings, {}, None)
-            return make_token_source(settings, *config_and_signer())
-
-        return cls(settings, reader=reader, tokens=tokens)
+        return cls(
+            settings,
+            reader=oci_reader if reader is None else lambda: reader,
+            tokens=lambda: token_source(settings, signing),
+            publisher_factory=publisher_factory,
+        )
 
     # -- lazily built parts -----------------------------------------------------------------
 
@@ -100,25 +109,11 @@ class Runtime:
             self._tokens = self._make_tokens()
         return self._tokens.token(deadline=deadline)
 
-    def publisher(self, deadline: Deadline | None = None) -> StreamPublisher:
+    def publisher(self, deadline: Deadline | None = None) -> Publisher:
         """The producer for this container, built on first use (by `deadline`, if given)."""
         if self._publisher is None:
-            settings = self.settings
-            connection = ConnectionSettings(
-                bootstrap_servers=settings.bootstrap_servers,
-                security_protocol=settings.security_protocol.value,
-                sasl_mechanism=settings.sasl_mechanism.value,
-                username=settings.username,
-                password=self._token(deadline),
-                ssl_ca_location=settings.ssl_ca_location,
-                # The producer's request limit follows MAX_MESSAGE_BYTES unless set on its own.
-                properties={
-                    "message.max.bytes": str(settings.max_message_bytes),
-                    **settings.kafka_properties,
-                },
-            )
             try:
-                config = producer_config(connection)
+                config = producer_config(self.settings.connection(self._token(deadline)))
                 self._publisher = self._publisher_factory(config)
             except ProducerConfigError as exc:
                 raise ConfigError(str(exc)) from exc
@@ -143,13 +138,13 @@ class Runtime:
         """Process one invocation body; raises TransientError or ConfigError (→ 502)."""
         # Parse first: a malformed body or another kind of event is answered without touching
         # Vault, Object Storage or the broker (an outage there must not turn them into 502s).
-        parsed = parse(body, call_id=call_id)
-        if isinstance(parsed, Outcome):
+        parsed = pipeline.parse(body, call_id=call_id)
+        if isinstance(parsed, pipeline.Outcome):
             return parsed
         for attempt in (1, 2):
             publisher = self.publisher(deadline)
             try:
-                return publish(
+                return pipeline.publish(
                     parsed,
                     settings=self.settings,
                     reader=self.reader,
@@ -163,10 +158,7 @@ class Runtime:
                     log.warning("authentication failed; retrying with the token re-read from Vault")
                     continue
                 raise PublishError(
-                    f"{exc}.{_username_hint(self.settings.username)} The password is the auth"
-                    f" token from {self.settings.password_source}: check that it is current and"
-                    " belongs to that user, and that STREAM_USERNAME is"
-                    " <tenancy name>/<user name>/<stream pool OCID>"
+                    f"{exc}.{_username_hint(self.settings.username)} {self.settings.password_hint}"
                 ) from exc
             except DeliveryTimedOut as exc:
                 raise DeadlineExceeded(str(exc)) from exc

@@ -6,13 +6,16 @@ kept out of `repr` and never appear in an error message.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from function.core.connect_values import ColumnType
+from function.core.decoding.records import RecordFormat
+from function.core.limits import OCI_MAX_MESSAGE_BYTES
 from function.errors import ConfigError
+from kafka_client.config import ConnectionSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,17 +56,6 @@ class OciAuth(StrEnum):
     CONFIG_FILE = "config_file"
 
 
-class RecordFormat(StrEnum):
-    """How an object is split into records (`auto` picks one of the others per object)."""
-
-    AUTO = "auto"
-    CSV = "csv"
-    JSON = "json"
-    JSONL = "jsonl"
-    LINES = "lines"
-    RAW = "raw"
-
-
 class BadRecordPolicy(StrEnum):
     """What happens to a record that cannot be decoded or does not fit in a message."""
 
@@ -87,11 +79,6 @@ class KeyMode(StrEnum):
     FIELD = "field"  # the value of one top-level field of the record
 
 
-# OCI Streaming refuses messages, and produce requests, over 1 MB: librdkafka's own default
-# request limit (message.max.bytes) of 1 000 000 bytes keeps both under it.
-OCI_MAX_MESSAGE_BYTES = 1_000_000
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything an invocation needs to know, read once per container."""
@@ -111,7 +98,6 @@ class Settings:
     oci_config_profile: str = "DEFAULT"
     object_storage_endpoint: str | None = None
     secrets_endpoint: str | None = None
-    local_objects_dir: str | None = None
     record_format: RecordFormat = RecordFormat.AUTO
     bad_record_policy: BadRecordPolicy = BadRecordPolicy.DEAD_LETTER
     dlq_topic: str = ""
@@ -120,7 +106,7 @@ class Settings:
     key_field: str | None = None
     csv_delimiter: str | None = None
     value_format: ValueFormat = ValueFormat.JSON
-    column_types: Mapping[str, str] = field(default_factory=dict)
+    column_types: Mapping[str, ColumnType] = field(default_factory=dict)
     infer_types: bool = False
     record_id_field: str = "objstream_id"
     max_message_bytes: int = OCI_MAX_MESSAGE_BYTES
@@ -138,6 +124,33 @@ class Settings:
         if self.auth_token is not None:
             return "STREAM_AUTH_TOKEN"
         return f"the Vault secret {self.auth_token_secret_ocid}"
+
+    @property
+    def password_hint(self) -> str:
+        """What to check when the broker refuses the login (said by the function and the CLI)."""
+        return (
+            f"The password is the auth token from {self.password_source}: check that it is"
+            " current and belongs to that user, and that STREAM_USERNAME is"
+            " <tenancy name>/<user name>/<stream pool OCID>"
+        )
+
+    def connection(self, password: str | None) -> ConnectionSettings:
+        """How every client of the stream connects (producer, the CLI's consumer), with `password`.
+
+        The producer's request limit follows MAX_MESSAGE_BYTES unless KAFKA_MESSAGE_MAX_BYTES
+        sets it on its own.
+        """
+        return ConnectionSettings(
+            bootstrap_servers=self.bootstrap_servers,
+            security_protocol=self.security_protocol.value,
+            sasl_mechanism=self.sasl_mechanism.value,
+            username=self.username,
+            password=password,
+            ssl_ca_location=self.ssl_ca_location,
+            properties={"message.max.bytes": str(self.max_message_bytes), **self.kafka_properties},
+            properties_name="KAFKA_*",
+            reserved_hint=_RESERVED_PROPERTY_KEYS,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -162,7 +175,6 @@ class Settings:
             oci_config_profile=reader.optional("OCI_CONFIG_PROFILE") or "DEFAULT",
             object_storage_endpoint=reader.optional("OBJECT_STORAGE_ENDPOINT"),
             secrets_endpoint=reader.optional("VAULT_SECRETS_ENDPOINT"),
-            local_objects_dir=reader.optional("LOCAL_OBJECTS_DIR"),
             record_format=reader.choice("RECORD_FORMAT", RecordFormat, RecordFormat.AUTO),
             bad_record_policy=reader.choice(
                 "BAD_RECORD_POLICY", BadRecordPolicy, BadRecordPolicy.DEAD_LETTER
@@ -217,6 +229,18 @@ class Settings:
 _E = TypeVar("_E", bound=StrEnum)
 
 _PROPERTY_PREFIX = "KAFKA_"
+# The settings that stand for the producer properties KAFKA_* may not set.
+_RESERVED_PROPERTY_KEYS: Mapping[str, str] = {
+    "bootstrap.servers": "STREAM_BOOTSTRAP_SERVERS",
+    "security.protocol": "STREAM_SECURITY_PROTOCOL",
+    "sasl.mechanism": "STREAM_SASL_MECHANISM",
+    "sasl.mechanisms": "STREAM_SASL_MECHANISM",
+    "sasl.username": "STREAM_USERNAME",
+    "sasl.password": "STREAM_AUTH_TOKEN_SECRET_OCID or STREAM_AUTH_TOKEN",
+    "ssl.ca.location": "STREAM_SSL_CA_LOCATION",
+    "on_delivery": "(set by objstream)",
+    "error_cb": "(set by objstream)",
+}
 
 
 def _kafka_properties(env: Mapping[str, str]) -> dict[str, str]:
@@ -243,26 +267,25 @@ def _key_field(reader: _Reader) -> str | None:
     return name or None if mode == KeyMode.FIELD.value else None
 
 
-_COLUMN_TYPES = {"string", "int64", "int32", "float64", "boolean", "decimal"}
-# decimal(<scale>): a fixed scale, which table sinks need for a stable column type.
-_DECIMAL_WITH_SCALE = re.compile(r"decimal\([0-9]{1,4}\)")
-
-
-def _column_types(reader: _Reader) -> dict[str, str]:
-    """`CONNECT_COLUMN_TYPES=amount:float64,qty:int64` → {"amount": "float64", "qty": "int64"}."""
+def _column_types(reader: _Reader) -> dict[str, ColumnType]:
+    """`CONNECT_COLUMN_TYPES=amount:float64,qty:int64` → {"amount": float64, "qty": int64}."""
     raw = reader.optional("CONNECT_COLUMN_TYPES")
     if raw is None:
         return {}
-    types: dict[str, str] = {}
+    types: dict[str, ColumnType] = {}
     for part in raw.split(","):
         name, _, kind = part.strip().rpartition(":")
-        if not name or (kind not in _COLUMN_TYPES and not _DECIMAL_WITH_SCALE.fullmatch(kind)):
-            allowed = ", ".join([*sorted(_COLUMN_TYPES), "decimal(<scale>)"])
-            raise ConfigError(
-                f"CONNECT_COLUMN_TYPES entry {part.strip()!r} is not <column>:<type> with a type "
-                f"among {allowed}"
-            )
-        types[name] = kind
+        try:
+            types[name or ""] = ColumnType.parse(kind)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            if name:
+                continue
+            problem = "no column name"
+        raise ConfigError(
+            f"CONNECT_COLUMN_TYPES entry {part.strip()!r} is not <column>:<type>: {problem}"
+        )
     return types
 
 

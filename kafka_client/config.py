@@ -3,7 +3,7 @@
 OCI Streaming speaks SASL_SSL with mechanism PLAIN; the user name is
 `<tenancy>/<user>/<stream pool OCID>` and the password an auth token. It refuses idempotent
 producers and messages over 1 MB. Everything else is librdkafka's own, and any producer property
-can be set through `properties` (the function's `KAFKA_<PROPERTY>` settings).
+can be set through `properties`.
 """
 
 from __future__ import annotations
@@ -19,19 +19,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Set only through the dedicated settings, so that the password source and the security
-# protocol are never split between two places.
-_RESERVED = {
-    "bootstrap.servers": "STREAM_BOOTSTRAP_SERVERS",
-    "security.protocol": "STREAM_SECURITY_PROTOCOL",
-    "sasl.mechanism": "STREAM_SASL_MECHANISM",
-    "sasl.mechanisms": "STREAM_SASL_MECHANISM",
-    "sasl.username": "STREAM_USERNAME",
-    "sasl.password": "STREAM_AUTH_TOKEN_SECRET_OCID or STREAM_AUTH_TOKEN",
-    "ssl.ca.location": "STREAM_SSL_CA_LOCATION",
-    "on_delivery": "(set by objstream)",
-    "error_cb": "(set by objstream)",
-}
+# Set only through ConnectionSettings' own fields (or by the publisher itself), so that the
+# password source and the security protocol are never split between two places.
+RESERVED_PROPERTIES = frozenset(
+    {
+        "bootstrap.servers",
+        "security.protocol",
+        "sasl.mechanism",
+        "sasl.mechanisms",
+        "sasl.username",
+        "sasl.password",
+        "ssl.ca.location",
+        "on_delivery",
+        "error_cb",
+    }
+)
 # Turning TLS verification off must be said in so many words; it is logged at every start.
 _VERIFICATION = ("enable.ssl.certificate.verification", "ssl.endpoint.identification.algorithm")
 # Every value that turns them off: librdkafka reads a boolean as false from "false", "f" or
@@ -80,6 +82,10 @@ class ConnectionSettings:
     password: str | None = field(default=None, repr=False)
     ssl_ca_location: str | None = None
     properties: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
+    # For error messages: what the caller's users call `properties`, and what they set
+    # instead of each reserved property.
+    properties_name: str = "properties"
+    reserved_hint: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def uses_sasl(self) -> bool:
@@ -99,9 +105,10 @@ _PYTHON_BOOLEANS = {"delivery.report.only.error"}
 def producer_config(connection: ConnectionSettings) -> dict[str, str | bool]:
     """The librdkafka configuration (callbacks excluded) for `connection`."""
     for key in connection.properties:
-        if key in _RESERVED:
+        if key in RESERVED_PROPERTIES:
             raise ProducerConfigError(
-                f"the producer property {key} cannot be set with KAFKA_*: use {_RESERVED[key]}"
+                f"the producer property {key} cannot be set with {connection.properties_name}: "
+                f"use {connection.reserved_hint.get(key, 'its own setting')}"
             )
     config: dict[str, str | bool] = dict(DEFAULTS)
     config.update(connection.properties)
@@ -130,6 +137,39 @@ def producer_config(connection: ConnectionSettings) -> dict[str, str | bool]:
                 value,
                 extra={"property": key},
             )
+    return config
+
+
+# Properties that shape the connection, meaningful to every client type.
+_CONNECTION_PREFIXES = (
+    "bootstrap.",
+    "security.",
+    "sasl.",
+    "ssl.",
+    "enable.ssl.",
+    "socket.",
+    "client.",
+    "broker.",
+    "api.version",
+    "reconnect.",
+    "connections.",
+    "metadata.",
+    "topic.metadata.",
+    "log.",
+    "debug",
+)
+
+
+def connection_config(connection: ConnectionSettings, *, client_id: str) -> dict[str, str | bool]:
+    """librdkafka settings for a client that is not a producer (a consumer, an admin client).
+
+    The properties are checked as for the producer; only those that shape the connection (TLS,
+    SASL, sockets, client id, debug) are kept, so librdkafka does not warn about producer-only
+    ones. `client_id` applies unless the properties set one.
+    """
+    full = producer_config(connection)
+    config = {key: value for key, value in full.items() if key.startswith(_CONNECTION_PREFIXES)}
+    config["client.id"] = connection.properties.get("client.id", client_id)
     return config
 
 

@@ -33,10 +33,10 @@ from kafka_client.errors import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from kafka_client.types import Headers
+
 log = logging.getLogger(__name__)
 librdkafka_log = logging.getLogger("kafka_client.librdkafka")
-
-Headers = list[tuple[str, str | bytes | None]]
 
 # How many messages to produce between two polls: callbacks are served in batches, which is
 # what keeps the per-message Python cost close to a bare produce loop.

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.brokers import Broker, running_broker
+from objstream.testing.brokers import Broker, running_broker
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

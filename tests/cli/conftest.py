@@ -11,7 +11,7 @@ from tests.cli.running import clean_environment, stream_settings
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.support.brokers import Broker
+    from objstream.testing.brokers import Broker
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Running `objstream` the way a user does: a subprocess, `python -m function.cli …`.
+"""Running `objstream` the way a user does: a subprocess, `python -m objstream.cli …`.
 
 The environment is the test's alone: no STREAM_*, KAFKA_*, OCI_* or LOCAL_OBJECTS_DIR from the
 developer's shell, and an OCI config path that does not exist (so `check` skips Object
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from tests.support.brokers import Broker
+    from objstream.testing.brokers import Broker
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -58,10 +58,10 @@ def run_objstream(
     timeout: float = 60.0,
     stdin: str | None = None,
 ) -> Ran:
-    """`python -m function.cli ARGS` to completion."""
+    """`python -m objstream.cli ARGS` to completion."""
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "function.cli", *args],
+        [sys.executable, "-m", "objstream.cli", *args],
         env=dict(env),
         cwd=cwd,
         capture_output=True,

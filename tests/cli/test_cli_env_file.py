@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from function.cli_config import CliError, cli_environment, read_env_file
+from function.errors import CliError
+from objstream.cli.config import cli_environment, read_env_file
 
 if TYPE_CHECKING:
     from pathlib import Path

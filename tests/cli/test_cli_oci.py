@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from objstream.testing.oci_standin import OciStandIn
 from tests.cli.running import run_objstream
-from tests.support.oci_standin import OciStandIn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.support.brokers import Broker
+    from objstream.testing.brokers import Broker
 
 pytestmark = pytest.mark.broker
 

@@ -37,7 +37,7 @@ def serving(
     """`objstream serve --socket …` running in the foreground of a subprocess."""
     socket_path = tmp_path / "fn" / "lsnr.sock"
     process = subprocess.Popen(
-        [sys.executable, "-m", "function.cli", "serve", "--socket", str(socket_path)],
+        [sys.executable, "-m", "objstream.cli", "serve", "--socket", str(socket_path)],
         env=local_env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

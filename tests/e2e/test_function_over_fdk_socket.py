@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.fdk_server import FdkServer
-from tests.support.oci_standin import OciStandIn
-from tests.support.scenario import UPDATE, Seen, oci_event, read_stream
+from objstream.testing.fdk_server import FdkServer
+from objstream.testing.oci_standin import OciStandIn
+from objstream.testing.scenario import UPDATE, Seen, oci_event, read_stream
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.support.brokers import Broker
+    from objstream.testing.brokers import Broker
 
 pytestmark = pytest.mark.broker
 

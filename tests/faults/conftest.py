@@ -18,21 +18,20 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import pytest
 
-from function.deadline import Deadline
+from function.core.deadline import Deadline
 from function.errors import ObjstreamError
 from function.runtime import Runtime
 from function.settings import Settings
-from tests.support.fdk_server import FdkServer
-from tests.support.oci_standin import OciStandIn
-from tests.support.scenario import oci_event
+from objstream.testing.fdk_server import FdkServer
+from objstream.testing.oci_standin import OciStandIn
+from objstream.testing.scenario import oci_event
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-    from jvm_kafka import Listener
-
     from function.pipeline import Outcome
     from function.runtime import PublisherFactory
+    from objstream.testing.jvm_kafka import Listener
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNC_PY = ROOT / "function" / "func.py"
@@ -210,9 +209,12 @@ def running_runtime(
 
     `publisher_factory` replaces how its producer is made (a test's hook into publishing).
     """
-    runtime = Runtime.for_oci(Settings.from_env(env))
-    if publisher_factory is not None:
-        runtime._publisher_factory = publisher_factory
+    settings = Settings.from_env(env)
+    runtime = (
+        Runtime.for_oci(settings)
+        if publisher_factory is None
+        else Runtime.for_oci(settings, publisher_factory=publisher_factory)
+    )
     try:
         yield runtime
     finally:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from function.errors import PublishError
+from objstream.testing.oci_standin import secret_path
+from objstream.testing.scenario import read_stream
 from tests.faults.conftest import (
     CANARY,
     fdk_function,
@@ -28,15 +30,13 @@ from tests.faults.conftest import (
     unique,
     upload,
 )
-from tests.support.oci_standin import secret_path
-from tests.support.scenario import read_stream
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from objstream.testing.brokers import Broker
+    from objstream.testing.oci_standin import OciStandIn
     from tests.faults.conftest import RecordAnswer
-    from tests.support.brokers import Broker
-    from tests.support.oci_standin import OciStandIn
 
 pytestmark = pytest.mark.broker
 

@@ -18,12 +18,14 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from jvm_kafka import KafkaBroker
 
+from function.core.events import parse_event
+from function.core.messages import ObjectMessages
 from function.errors import TransientError
-from function.events import parse_event
-from function.messages import ObjectMessages
 from kafka_client.publisher import StreamPublisher
+from objstream.testing.brokers import Broker
+from objstream.testing.jvm_kafka import KafkaBroker
+from objstream.testing.scenario import Seen, read_stream
 from tests.faults.conftest import (
     Attempt,
     fdk_function,
@@ -33,16 +35,14 @@ from tests.faults.conftest import (
     unique,
     upload,
 )
-from tests.support.brokers import Broker
-from tests.support.scenario import Seen, read_stream
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
 
-    from function.messages import Headers
+    from kafka_client.types import Headers
+    from objstream.testing.oci_standin import OciStandIn
     from tests.faults.conftest import RecordAnswer
-    from tests.support.oci_standin import OciStandIn
 
 pytestmark = pytest.mark.broker
 

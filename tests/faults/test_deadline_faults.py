@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from objstream.testing.scenario import seen
 from tests.faults.conftest import fdk_function, function_env, unique, upload, upload_file
-from tests.support.scenario import seen
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from objstream.testing.brokers import Broker
+    from objstream.testing.oci_standin import OciStandIn
     from tests.faults.conftest import RecordAnswer
-    from tests.support.brokers import Broker
-    from tests.support.oci_standin import OciStandIn
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

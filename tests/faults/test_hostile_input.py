@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import zstandard
 
+from objstream.testing.scenario import oci_event, read_stream
 from tests.faults.conftest import (
     BUCKET,
     NAMESPACE,
@@ -29,17 +30,16 @@ from tests.faults.conftest import (
     upload,
     upload_file,
 )
-from tests.support.scenario import oci_event, read_stream
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from objstream.testing.brokers import Broker
+    from objstream.testing.fdk_server import FdkServer, Reply
+    from objstream.testing.oci_standin import OciStandIn
+    from objstream.testing.scenario import Seen
     from tests.faults.conftest import RecordAnswer
-    from tests.support.brokers import Broker
-    from tests.support.fdk_server import FdkServer, Reply
-    from tests.support.oci_standin import OciStandIn
-    from tests.support.scenario import Seen
 
 pytestmark = pytest.mark.broker
 

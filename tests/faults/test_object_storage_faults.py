@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from objstream.testing.oci_standin import Fault, object_path
+from objstream.testing.scenario import oci_event, read_stream
 from tests.faults.conftest import NAMESPACE, fdk_function, function_env, unique, upload
-from tests.support.oci_standin import Fault, object_path
-from tests.support.scenario import oci_event, read_stream
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from objstream.testing.brokers import Broker
+    from objstream.testing.fdk_server import FdkServer, Reply
+    from objstream.testing.oci_standin import OciStandIn
     from tests.faults.conftest import RecordAnswer
-    from tests.support.brokers import Broker
-    from tests.support.fdk_server import FdkServer, Reply
-    from tests.support.oci_standin import OciStandIn
 
 pytestmark = pytest.mark.broker
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from objstream.testing.oci_standin import Fault
 from tests.faults.conftest import (
     CANARY,
     NAMESPACE,
@@ -28,16 +29,15 @@ from tests.faults.conftest import (
     unique,
     upload,
 )
-from tests.support.oci_standin import Fault
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
     from function.runtime import Runtime
+    from objstream.testing.brokers import Broker
+    from objstream.testing.oci_standin import OciStandIn
     from tests.faults.conftest import Attempt
-    from tests.support.brokers import Broker
-    from tests.support.oci_standin import OciStandIn
 
 pytestmark = pytest.mark.broker
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from objstream.testing.scenario import oci_event
 from tests.faults.conftest import (
     BUCKET,
     NAMESPACE,
@@ -32,12 +33,11 @@ from tests.faults.conftest import (
     unique,
     upload,
 )
-from tests.support.scenario import oci_event
 
 if TYPE_CHECKING:
+    from objstream.testing.brokers import Broker
+    from objstream.testing.oci_standin import OciStandIn
     from tests.faults.conftest import RecordAnswer
-    from tests.support.brokers import Broker
-    from tests.support.oci_standin import OciStandIn
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

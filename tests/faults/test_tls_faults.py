@@ -26,9 +26,9 @@ from tests.faults.conftest import (
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from objstream.testing.brokers import Broker
+    from objstream.testing.oci_standin import OciStandIn
     from tests.faults.conftest import RecordAnswer
-    from tests.support.brokers import Broker
-    from tests.support.oci_standin import OciStandIn
 
 pytestmark = pytest.mark.broker
 

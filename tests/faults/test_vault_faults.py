@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from objstream.testing.oci_standin import Fault, secret_path
 from tests.faults.conftest import CANARY, fdk_function, function_env, unique, upload
-from tests.support.oci_standin import Fault, secret_path
 
 if TYPE_CHECKING:
+    from objstream.testing.brokers import Broker
+    from objstream.testing.oci_standin import OciStandIn
     from tests.faults.conftest import RecordAnswer
-    from tests.support.brokers import Broker
-    from tests.support.oci_standin import OciStandIn
 
 pytestmark = pytest.mark.broker
 

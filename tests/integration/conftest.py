@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from function.settings import Settings
-from tests.support.oci_standin import ApiKey, OciStandIn, make_api_key, write_oci_config
+from objstream.testing.oci_standin import ApiKey, OciStandIn, make_api_key, write_oci_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

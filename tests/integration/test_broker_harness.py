@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import KafkaError, Producer
 
 if TYPE_CHECKING:
-    from tests.support.brokers import Broker
+    from objstream.testing.brokers import Broker
 
 pytestmark = pytest.mark.broker
 

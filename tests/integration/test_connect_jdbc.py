@@ -23,22 +23,20 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 
-from function.deadline import Deadline
-from function.object_storage import ObjectBody
-from function.pipeline import process
+from function.core.deadline import Deadline
+from function.ports import ObjectBody
+from function.runtime import Runtime
 from function.settings import Settings
-from kafka_client.config import ConnectionSettings, producer_config
-from kafka_client.publisher import StreamPublisher
-from tests.support.connect import ConnectWorker, load_example, running_connect
-from tests.support.postgres import PASSWORD as POSTGRES_PASSWORD
-from tests.support.postgres import PostgresServer, running_postgres
-from tests.support.scenario import oci_event
+from objstream.testing.connect import ConnectWorker, load_example, running_connect
+from objstream.testing.postgres import PASSWORD as POSTGRES_PASSWORD
+from objstream.testing.postgres import PostgresServer, running_postgres
+from objstream.testing.scenario import oci_event
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from function.events import ObjectEvent
-    from tests.support.brokers import Broker
+    from function.core.events import ObjectEvent
+    from objstream.testing.brokers import Broker
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -109,28 +107,11 @@ def _settings(broker: Broker, topic: str) -> Settings:
 
 def _publish(settings: Settings, event: bytes, reader: OneObject) -> dict[str, Any]:
     """One invocation through the function's pipeline; its outcome as the JSON it answers."""
-    publisher = StreamPublisher(
-        producer_config(
-            ConnectionSettings(
-                bootstrap_servers=settings.bootstrap_servers,
-                security_protocol=settings.security_protocol.value,
-                sasl_mechanism=settings.sasl_mechanism.value,
-                username=settings.username,
-                password=settings.auth_token,
-                ssl_ca_location=settings.ssl_ca_location,
-            )
-        )
-    )
+    runtime = Runtime.for_oci(settings, reader=reader)
     try:
-        outcome = process(
-            event,
-            settings=settings,
-            reader=reader,
-            publisher=publisher,
-            deadline=Deadline.in_seconds(60),
-        )
+        outcome = runtime.invoke(event, Deadline.in_seconds(60))
     finally:
-        publisher.close()
+        runtime.close()
     return {"status": outcome.status, **outcome.detail}
 
 

@@ -20,7 +20,10 @@ import oci
 import pytest
 import requests
 
-from function.deadline import Deadline
+from function.adapters.object_storage import OciObjectReader
+from function.adapters.oci_sdk import oci_config_and_signer
+from function.core.deadline import Deadline
+from function.core.events import ObjectEvent, parse_event
 from function.errors import (
     ConfigError,
     DeadlineExceeded,
@@ -29,11 +32,8 @@ from function.errors import (
     ObjectStorageError,
     TransientError,
 )
-from function.events import ObjectEvent, parse_event
-from function.object_storage import ObjectBody, OciObjectReader
-from function.oci_auth import oci_config_and_signer
-from tests.integration.conftest import standin_settings
-from tests.support.oci_standin import (
+from function.ports import ObjectBody
+from objstream.testing.oci_standin import (
     ApiKey,
     Fault,
     OciStandIn,
@@ -41,6 +41,7 @@ from tests.support.oci_standin import (
     object_path,
     write_oci_config,
 )
+from tests.integration.conftest import standin_settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,7 +12,7 @@ from kafka_client.errors import AuthenticationFailed, BrokerUnreachable, Publish
 from kafka_client.publisher import StreamPublisher
 
 if TYPE_CHECKING:
-    from tests.support.brokers import Broker
+    from objstream.testing.brokers import Broker
 
 pytestmark = pytest.mark.broker
 

@@ -1,4 +1,4 @@
-"""VaultToken and make_token_source against the stand-in's Secrets service (real SDK, real HTTP)."""
+"""VaultToken and token_source against the stand-in's Secrets service (real SDK, real HTTP)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from function.adapters import auth
+from function.adapters.auth import OciSigning, StaticToken
+from function.adapters.oci_sdk import oci_config_and_signer
+from function.adapters.vault import VaultToken
 from function.errors import ConfigError, VaultError
-from function.oci_auth import oci_config_and_signer
-from function.vault import StaticToken, VaultToken, make_token_source
+from objstream.testing.oci_standin import Fault, OciStandIn, secret_path
 from tests.integration.conftest import standin_settings
-from tests.support.oci_standin import Fault, OciStandIn, secret_path
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,7 +43,7 @@ def token_source(config_file_settings: Settings) -> Iterator[VaultToken]:
 def test_the_token_is_read_once_and_cached(oci_standin: OciStandIn, oci_settings: Settings) -> None:
     oci_standin.put_secret(SECRET, TOKEN)
     settings = dataclasses.replace(oci_settings, auth_token_secret_ocid=SECRET)
-    source = make_token_source(settings, *oci_config_and_signer(settings))
+    source = auth.token_source(settings, OciSigning(settings))
     assert isinstance(source, VaultToken)
     try:
         first, second = source.token(), source.token()
@@ -182,17 +184,15 @@ def test_a_static_token_is_served_as_configured_and_never_shown() -> None:
 
 
 def test_the_settings_choose_the_token_source(oci_standin: OciStandIn) -> None:
-    static = make_token_source(
-        standin_settings(
-            oci_standin,
-            STREAM_SECURITY_PROTOCOL="SASL_SSL",
-            STREAM_USERNAME="tenancy/user/ocid1.streampool.oc1..pool",
-            STREAM_AUTH_TOKEN=TOKEN,
-        ),
-        {},
-        None,
+    static_settings = standin_settings(
+        oci_standin,
+        STREAM_SECURITY_PROTOCOL="SASL_SSL",
+        STREAM_USERNAME="tenancy/user/ocid1.streampool.oc1..pool",
+        STREAM_AUTH_TOKEN=TOKEN,
     )
+    static = auth.token_source(static_settings, OciSigning(static_settings))
     assert isinstance(static, StaticToken)
 
+    plain = standin_settings(oci_standin)
     with pytest.raises(ConfigError, match="STREAM_AUTH_TOKEN_SECRET_OCID"):
-        make_token_source(standin_settings(oci_standin), {}, None)
+        auth.token_source(plain, OciSigning(plain))

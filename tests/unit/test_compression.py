@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 import pytest
 import zstandard
 
-from function.compression import (
+from function.core.decoding.compression import (
     Compression,
     DecompressedStream,
     ZstdFrameWalker,

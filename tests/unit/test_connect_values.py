@@ -15,13 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from function.connect_values import (
+from function.core.connect_values import (
     SCHEMA_CACHE_SIZE,
     ColumnType,
     ConnectEnvelope,
-    ConnectValueError,
 )
-from function.settings import RecordFormat, Settings
+from function.core.decoding.records import RecordFormat
+from function.errors import ConnectValueError
+from function.pipeline import connect_envelope
+from function.settings import Settings
 
 RECORD_ID = b"0123456789abcdef0123456789abcdef-7"
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
@@ -405,6 +407,7 @@ def test_the_envelope_follows_the_connect_settings() -> None:
             "CONNECT_ID_FIELD": "row_id",
         }
     )
-    envelope = ConnectEnvelope.from_settings(settings)
+    envelope = connect_envelope(settings)
+    assert envelope is not None
     wrapped = _csv(envelope, {"qty": "3", "price": "1.5"})
     assert wrapped["payload"] == {"row_id": RECORD_ID.decode(), "qty": 3, "price": 1.5}

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from function.errors import InvalidEvent, ObjectSkipped
-from function.events import (
+from function.core.events import (
     CREATE_OBJECT,
     MAX_EVENT_BYTES,
     UPDATE_OBJECT,
     ObjectEvent,
     parse_event,
 )
+from function.errors import InvalidEvent, ObjectSkipped
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 SPECIAL_NAME = "reports/Q1 2026/Zürich sales 100% +tax (final) 東京.csv"

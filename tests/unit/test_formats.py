@@ -7,15 +7,14 @@ import json
 
 import pytest
 
-from function.formats import (
+from function.core.decoding.detect import (
     FormatChoice,
-    FormatSource,
     looks_like_json_lines,
     resolve_format,
     sniff_csv_delimiter,
     sniff_format,
 )
-from function.settings import RecordFormat
+from function.core.decoding.records import FormatSource, RecordFormat
 
 AUTO = RecordFormat.AUTO
 CSV, JSON, JSONL = RecordFormat.CSV, RecordFormat.JSON, RecordFormat.JSONL

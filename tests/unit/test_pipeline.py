@@ -5,66 +5,18 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from function.deadline import Deadline
+from function.core.deadline import Deadline
 from function.errors import DeadlineExceeded, ObjectRejected, ObjectSkipped
-from function.object_storage import ObjectBody
-from function.pipeline import process
 from function.settings import Settings
+from objstream.testing.fakes import FakePublisher, FakeReader, invoke
 
 EVENT = (Path(__file__).resolve().parents[1] / "events" / "createobject.json").read_bytes()
 NAME = json.loads(EVENT)["data"]["resourceName"]
-
-
-@dataclass
-class Sent:
-    topic: str
-    value: bytes | None
-    key: bytes | None
-    headers: dict[str, bytes]
-
-    @property
-    def type(self) -> str:
-        return self.headers["ce_type"].decode()
-
-
-@dataclass
-class FakePublisher:
-    sent: list[Sent] = field(default_factory=list)
-    settled_at: list[int] = field(default_factory=list)
-    aborted: int = 0
-
-    def begin(self, deadline: float) -> None:
-        pass
-
-    def ensure_topic(self, topic: str) -> None:
-        pass
-
-    def send(self, topic: str, value: bytes | None, key: bytes | None, headers: Any) -> None:
-        as_bytes = {k: v if isinstance(v, bytes) else str(v).encode() for k, v in headers}
-        self.sent.append(Sent(topic, value, key, as_bytes))
-
-    def settle(self) -> None:
-        self.settled_at.append(len(self.sent))
-
-    def abort(self) -> None:
-        self.aborted += 1
-
-
-@dataclass
-class FakeReader:
-    data: bytes = b""
-    error: Exception | None = None
-
-    def open(self, event: Any, deadline: Deadline) -> ObjectBody:
-        if self.error is not None:
-            raise self.error
-        return ObjectBody.from_bytes(self.data, etag=event.etag)
 
 
 def _settings(**env: str) -> Settings:
@@ -80,7 +32,7 @@ def _settings(**env: str) -> Settings:
 
 def _run(data: bytes, **env: str) -> tuple[dict[str, Any], FakePublisher]:
     publisher = FakePublisher()
-    outcome = process(
+    outcome = invoke(
         EVENT,
         settings=_settings(**env),
         reader=FakeReader(data),
@@ -162,7 +114,7 @@ def test_a_gzip_bomb_is_rejected_with_a_marker() -> None:
 )
 def test_what_the_reader_says_decides_the_outcome(error: Exception, status: str) -> None:
     publisher = FakePublisher()
-    outcome = process(
+    outcome = invoke(
         EVENT,
         settings=_settings(),
         reader=FakeReader(error=error),
@@ -180,7 +132,7 @@ def test_a_passed_deadline_aborts_without_a_marker() -> None:
     publisher = FakePublisher()
     data = b"".join(b'{"n": %d}\n' % n for n in range(5000))
     with pytest.raises(DeadlineExceeded):
-        process(
+        invoke(
             EVENT,
             settings=_settings(),
             reader=FakeReader(data),
@@ -209,7 +161,7 @@ def test_record_keys_follow_record_key(record_key: str, expected: bytes | None) 
 
 def test_a_malformed_body_is_an_error_outcome_and_sends_nothing() -> None:
     publisher = FakePublisher()
-    outcome = process(
+    outcome = invoke(
         b"{nope",
         settings=_settings(),
         reader=FakeReader(),

@@ -11,17 +11,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from function.errors import ObjectRejected
-from function.formats import FormatSource
-from function.records import (
+from function.core.decoding import (
     DecodeOptions,
     DecodeSummary,
     InvalidRecord,
     Record,
     RecordDecoder,
 )
-from function.settings import RecordFormat
-from tests.support.decoding import TINY_READS, Item, MiB, Trickle, decode, records
+from function.core.decoding.records import FormatSource, RecordFormat
+from function.errors import ObjectRejected
+from objstream.testing.decoding import TINY_READS, Item, MiB, Trickle, decode, records
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -394,7 +393,7 @@ def test_object_named_gz_whose_bytes_are_plain_is_read_as_is_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # e.g. an HTTP client already undid Content-Encoding: gzip in transit
-    caplog.set_level(logging.INFO, logger="function.records")
+    caplog.set_level(logging.INFO, logger="function.core.decoding")
 
     items, summary = decode(
         io.BytesIO(b'{"a": 1}\n'), DecodeOptions("x.jsonl.gz", content_encoding="gzip")

@@ -8,16 +8,16 @@ import io
 import orjson
 import pytest
 
-from function.errors import ObjectRejected
-from function.records import (
+from function.core.decoding import (
     DecodeOptions,
     InvalidRecord,
     Record,
     RecordDecoder,
     csv_header_keys,
 )
-from function.settings import RecordFormat
-from tests.support.decoding import TINY_READS, Item, MiB, Trickle, decode
+from function.core.decoding.records import RecordFormat
+from function.errors import ObjectRejected
+from objstream.testing.decoding import TINY_READS, Item, MiB, Trickle, decode
 
 
 def rows(items: list[Item]) -> list[object]:

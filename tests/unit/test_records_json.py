@@ -9,16 +9,15 @@ import tracemalloc
 
 import pytest
 
-from function.errors import ObjectRejected
-from function.formats import FormatSource
-from function.records import (
+from function.core.decoding import (
     DecodeOptions,
     InvalidRecord,
     Record,
     RecordDecoder,
 )
-from function.settings import RecordFormat
-from tests.support.decoding import TINY_READS, Item, MiB, Trickle, decode, records
+from function.core.decoding.records import FormatSource, RecordFormat
+from function.errors import ObjectRejected
+from objstream.testing.decoding import TINY_READS, Item, MiB, Trickle, decode, records
 
 # Elements that trip a naive splitter: brackets, commas, quotes and backslashes in strings,
 # nesting, unicode, every scalar type, and whitespace of every kind between them.

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from function.compression import detect_compression
-from function.records import DecodeOptions, InvalidRecord, Record, RecordDecoder
-from function.settings import RecordFormat
+from function.core.decoding import DecodeOptions, InvalidRecord, Record, RecordDecoder
+from function.core.decoding.compression import detect_compression
+from function.core.decoding.records import RecordFormat
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -179,7 +179,7 @@ def test_raw_chunks_reassemble_any_bytes(
     trickle: Trickle, data: bytes, chunk: int, sizes: list[int]
 ) -> None:
     # Bytes that open with a gzip or zstd magic number are decompressed first, by design
-    # (function.compression); the property is about the bytes of uncompressed objects.
+    # (function.core.decoding.compression); the property is about the bytes of uncompressed objects.
     assume(detect_compression(data[:4]) is None)
     records = decode(
         trickle(data, sizes),

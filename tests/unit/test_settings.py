@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from function.core.decoding.records import RecordFormat
 from function.errors import ConfigError
 from function.settings import (
     BadRecordPolicy,
     KeyMode,
     OciAuth,
-    RecordFormat,
     SaslMechanism,
     SecurityProtocol,
     Settings,

@@ -1,0 +1,378 @@
+"""Reads the object an event is about from OCI Object Storage, as a stream.
+
+`OciObjectReader` is the adapter over the OCI SDK behind the `ObjectReader` port
+(function.ports). What it guarantees:
+
+- the version read is the event's: the GET carries `If-Match: <event eTag>`, so a 412 means
+  a later upload replaced it (→ ObjectSkipped: that upload has its own event); a 404 means
+  it is gone (→ ObjectSkipped);
+- nothing is loaded whole: the body is the HTTP response's raw stream, not decompressed
+  (`Content-Encoding` is reported, the decoder decides), read in chunks;
+- a connection dropped mid-body is resumed with `Range: bytes=<bytes already returned>-` and
+  the same If-Match, so the caller sees each byte exactly once, or an error;
+- every request, retry, backoff and socket read is bounded by the invocation's deadline
+  (see `DeadlineRetryStrategy`); 429, 5xx and network failures that outlast the retries
+  become ObjectStorageError, a passed deadline DeadlineExceeded.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Self
+
+import oci
+import urllib3.exceptions
+
+from function.adapters.oci_sdk import UNREACHABLE, DeadlineRetryStrategy, build_client
+from function.errors import (
+    DeadlineExceeded,
+    ObjectRejected,
+    ObjectSkipped,
+    ObjectStorageError,
+    ObjstreamError,
+)
+from function.ports import BUFFER_BYTES, ObjectBody
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+
+    from function.core.deadline import Deadline
+    from function.core.events import ObjectEvent
+    from function.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Enough to ride out a flaky network; a connection that keeps dropping is a real failure.
+MAX_RESUMES = 5
+
+# What a connection lost or stalled mid-body looks like from urllib3 and http.client.
+_DROPPED = (urllib3.exceptions.HTTPError, OSError)
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+class OciObjectReader:
+    """`ObjectReader` over the OCI SDK's ObjectStorageClient.
+
+    Build one per container and reuse it: the client keeps its connection pool, while
+    timeouts and retries are set per call from that invocation's deadline. OCI Functions
+    runs one invocation per container at a time, which is what the per-call timeouts of
+    the shared client rely on.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        signer: Any,
+        *,
+        endpoint: str | None = None,
+        max_resumes: int = MAX_RESUMES,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 20.0,
+        retry_base_sleep: float = 0.25,
+        buffer_size: int = BUFFER_BYTES,
+    ) -> None:
+        self._client = build_client(
+            oci.object_storage.ObjectStorageClient,
+            config,
+            signer,
+            endpoint=endpoint,
+            endpoint_key="OBJECT_STORAGE_ENDPOINT",
+            service="Object Storage",
+        )
+        self._max_resumes = max_resumes
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._retry_base_sleep = retry_base_sleep
+        self._buffer_size = buffer_size
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, config: Mapping[str, Any], signer: Any
+    ) -> OciObjectReader:
+        """The reader for the configured endpoint (OBJECT_STORAGE_ENDPOINT or the region's)."""
+        return cls(config, signer, endpoint=settings.object_storage_endpoint)
+
+    @property
+    def endpoint(self) -> str:
+        """The Object Storage endpoint requests go to."""
+        return str(self._client.base_client.endpoint)
+
+    def open(self, event: ObjectEvent, deadline: Deadline) -> ObjectBody:
+        """GET the event's object version (If-Match its eTag) and return its body stream."""
+        deadline.check(f"opening {event.resource_id}")
+        response = self.get(event, deadline, if_match=event.etag)
+        headers = response.headers
+        etag = headers.get("etag") or event.etag
+        length = _int_or_none(headers.get("content-length"))
+        stream = _ResumingStream(
+            self,
+            event,
+            deadline,
+            response.data,
+            etag=etag,
+            length=length,
+            max_resumes=self._max_resumes,
+            read_timeout=self._read_timeout,
+        )
+        logger.info(
+            "reading object",
+            extra={
+                "namespace": event.namespace,
+                "bucket": event.bucket,
+                "object": event.object_name,
+                "etag": etag,
+                "content_length": length,
+                "opc_request_id": headers.get("opc-request-id"),
+            },
+        )
+        return ObjectBody(
+            stream,
+            etag=etag,
+            content_length=length,
+            content_type=headers.get("content-type"),
+            content_encoding=headers.get("content-encoding"),
+            buffer_size=self._buffer_size,
+        )
+
+    def get(
+        self, event: ObjectEvent, deadline: Deadline, *, if_match: str | None, start: int = 0
+    ) -> Any:
+        """One GetObject (from byte `start`) with deadline-bound retries; errors translated."""
+        strategy = DeadlineRetryStrategy(
+            deadline,
+            self._client.base_client,
+            connect_timeout=self._connect_timeout,
+            read_timeout=self._read_timeout,
+            base_sleep=self._retry_base_sleep,
+        )
+        options: dict[str, Any] = {
+            "retry_strategy": strategy,
+            # Percent-encode every character but unreserved ones, `/` included, so names
+            # with `..` segments, `?`, `#` or `%` reach Object Storage exactly as they are.
+            "enable_strict_url_encoding": True,
+        }
+        if if_match:
+            options["if_match"] = if_match
+        if start:
+            options["range"] = f"bytes={start}-"
+        try:
+            return self._client.get_object(
+                event.namespace, event.bucket, event.object_name, **options
+            )
+        except oci.exceptions.ServiceError as exc:
+            raise self._service_error(exc, event, deadline, if_match, strategy.attempts) from exc
+        except DeadlineExceeded as exc:
+            # The retry strategy's own "before a request" says nothing of what was read.
+            resuming = f" (resuming at byte {start})" if start else ""
+            raise DeadlineExceeded(
+                f"the invocation's deadline was reached while reading {event.resource_id} "
+                f"from Object Storage{resuming}"
+            ) from exc
+        except UNREACHABLE as exc:
+            deadline.check(f"reading {event.resource_id} from Object Storage")
+            raise ObjectStorageError(
+                f"could not read {event.resource_id} from Object Storage at {self.endpoint}: "
+                f"{type(exc).__name__} after {strategy.attempts} attempts; check the endpoint "
+                "and the function's network path (service gateway or NAT)"
+            ) from exc
+
+    def _service_error(
+        self,
+        exc: Any,
+        event: ObjectEvent,
+        deadline: Deadline,
+        if_match: str | None,
+        attempts: int,
+    ) -> Exception:
+        status, code = exc.status, exc.code
+        answer = f"{status} {code}, opc-request-id {exc.request_id}"
+        if status == HTTPStatus.PRECONDITION_FAILED:
+            return ObjectSkipped(
+                f"object was overwritten since the event (eTag {if_match}); "
+                "a later event covers the new version"
+            )
+        if status == HTTPStatus.NOT_FOUND and code not in {"BucketNotFound", "NamespaceNotFound"}:
+            return ObjectSkipped("object no longer exists")
+        if status == HTTPStatus.NOT_FOUND:
+            # Object Storage answers 404 BucketNotFound when the caller may not read the
+            # bucket: skipping would silently drop every object of a misconfigured function.
+            return ObjectStorageError(
+                f"Object Storage says bucket {event.bucket} in namespace {event.namespace} "
+                f"does not exist or may not be read ({answer}); check the IAM policy, e.g. "
+                "`allow dynamic-group <functions> to read objects in compartment <bucket's>`"
+            )
+        if status == HTTPStatus.CONFLICT and code == "NotRestored":
+            return ObjectRejected(
+                "the object is in the Archive storage tier; restore it and upload it again "
+                "to have it published"
+            )
+        if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
+            return ObjectStorageError(
+                f"Object Storage refused to read {event.resource_id} ({answer}); check OCI_AUTH, "
+                "the function's dynamic group and its `read objects` policy"
+            )
+        deadline.check(f"reading {event.resource_id} from Object Storage ({answer})")
+        return ObjectStorageError(
+            f"Object Storage failed to serve {event.resource_id} ({answer}) after {attempts} "
+            f"attempts, {max(deadline.remaining(), 0.0):.1f}s before the deadline"
+        )
+
+    def close(self) -> None:
+        """Close the client's pooled connections."""
+        self._client.base_client.session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _ResumingStream(io.RawIOBase):
+    """The raw body of one GET, resumed with a Range request when the connection drops.
+
+    `position` counts the bytes passed up (into the ObjectBody's buffer, so to the caller);
+    a resume asks for exactly the rest, so nothing is repeated or skipped.
+    """
+
+    def __init__(
+        self,
+        reader: OciObjectReader,
+        event: ObjectEvent,
+        deadline: Deadline,
+        response: Any,
+        *,
+        etag: str | None,
+        length: int | None,
+        max_resumes: int,
+        read_timeout: float,
+    ) -> None:
+        super().__init__()
+        self._reader = reader
+        self._max_resumes = max_resumes
+        self._read_timeout = read_timeout
+        self._event = event
+        self._deadline = deadline
+        self._response: Any = response  # a requests.Response whose body is unread
+        self._etag = etag
+        self._length = length
+        self.position = 0
+        self.resumes = 0
+        self._failure: ObjstreamError | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        if self._failure is not None:
+            # A failed read never turns into an end of object a decoder could mistake for
+            # the real one: every later read fails the same way.
+            raise self._failure
+        try:
+            return self._readinto(memoryview(buffer).cast("B"))
+        except ObjstreamError as exc:
+            self._failure = exc
+            raise
+
+    def _readinto(self, view: memoryview) -> int:
+        while True:
+            if not view or self._response is None:
+                return 0
+            if self._length is not None and self.position >= self._length:
+                self._finish()
+                return 0
+            self._deadline.check(f"reading {self._event.resource_id}")
+            try:
+                self._bound_socket_timeout()
+                chunk = self._response.raw.read1(len(view), decode_content=False)
+            except _DROPPED as exc:
+                self._resume(exc)
+                continue
+            if not chunk:
+                if self._length is None or self.position >= self._length:
+                    self._finish()
+                    return 0
+                self._resume(None)  # the server ended the body early
+                continue
+            size = len(chunk)
+            view[:size] = chunk
+            self.position += size
+            return size
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+            self._response = None
+        super().close()
+
+    def _bound_socket_timeout(self) -> None:
+        # The read timeout was fixed when the request was sent; the deadline keeps moving.
+        connection = self._response.raw.connection
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            remaining = self._deadline.remaining()
+            sock.settimeout(max(0.001, min(self._read_timeout, remaining)))
+
+    def _finish(self) -> None:
+        """End of body: hand the drained connection back to the pool, then close."""
+        if self._response is not None:
+            self._response.raw.release_conn()
+            self._response.close()
+            self._response = None
+
+    def _resume(self, cause: BaseException | None) -> None:
+        self._response.close()
+        self._response = None
+        where = f"byte {self.position} of {self._length if self._length is not None else '?'}"
+        if self.resumes >= self._max_resumes:
+            raise ObjectStorageError(
+                f"the connection to Object Storage dropped {self.resumes + 1} times while "
+                f"reading {self._event.resource_id}; gave up at {where}"
+            ) from cause
+        self.resumes += 1
+        logger.warning(
+            "object read interrupted; resuming",
+            extra={
+                "object": self._event.object_name,
+                "offset": self.position,
+                "resume": self.resumes,
+                "cause": type(cause).__name__ if cause else "body ended early",
+            },
+        )
+        response = self._reader.get(
+            self._event, self._deadline, if_match=self._etag, start=self.position
+        )
+        start = _range_start(response.headers.get("content-range"))
+        if response.status != HTTPStatus.PARTIAL_CONTENT or start != self.position:
+            response.data.close()
+            raise ObjectStorageError(
+                f"cannot resume reading {self._event.resource_id} at {where}: Object Storage "
+                f"answered {response.status} with Content-Range "
+                f"{response.headers.get('content-range')!r}"
+            ) from cause
+        self._response = response.data
+
+
+def _range_start(content_range: str | None) -> int | None:
+    match = _CONTENT_RANGE.fullmatch(content_range or "")
+    return int(match.group(1)) if match else None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""objstream/cli"""

@@ -1,0 +1,74 @@
+"""Building blocks for end-to-end tests: OCI events as OCI sends them, and reading the stream.
+
+`oci_event()` is an Object Storage event as OCI Events delivers it (objstream.oci_events;
+tests/unit/test_oci_events.py pins its shape to the saved samples in tests/events/).
+`read_stream()` turns consumed messages into `Seen` values that are easy to assert on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from function.core.events import CREATE_OBJECT, UPDATE_OBJECT
+from objstream.oci_events import object_event_body
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message
+
+    from objstream.testing.brokers import Broker
+
+CREATE = CREATE_OBJECT
+UPDATE = UPDATE_OBJECT
+oci_event = object_event_body
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One message as a consumer sees it."""
+
+    type: str
+    id: str
+    subject: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+    partition: int
+    topic: str
+
+    @property
+    def index(self) -> int | None:
+        """ce_recordindex, for records."""
+        raw = self.headers.get("ce_recordindex")
+        return int(raw) if raw is not None else None
+
+    def json(self) -> Any:
+        """The value parsed as JSON."""
+        return json.loads(self.value)
+
+
+def seen(message: Message) -> Seen:
+    """A consumed message as `Seen`."""
+    raw = message.headers() or []
+    # Consumers get headers as a list of pairs; the stubs also allow a dict (producer side).
+    pairs = list(raw.items()) if isinstance(raw, dict) else list(raw)
+    headers: dict[str, bytes] = {}
+    for name, value in pairs:
+        headers[name] = value.encode() if isinstance(value, str) else (value or b"")
+    return Seen(
+        type=headers.get("ce_type", b"").decode(),
+        id=headers.get("ce_id", b"").decode(),
+        subject=headers.get("ce_subject", b"").decode(),
+        key=message.key(),
+        value=message.value() or b"",
+        headers=headers,
+        partition=message.partition() or 0,
+        topic=message.topic() or "",
+    )
+
+
+def read_stream(broker: Broker, topic: str, *, subject: str | None = None) -> list[Seen]:
+    """Every message in `topic` (optionally only those about one object), in offset order."""
+    messages = [seen(m) for m in broker.consume(topic)]
+    return [m for m in messages if subject is None or m.subject == subject]
