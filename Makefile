@@ -10,15 +10,17 @@ STAMP := $(VENV)/.installed
 demo: install
 	$(PY) -m objstream.demo $(DEMO_ARGS)
 
-## test: the whole test suite against a real broker (started by the suite itself)
+## test: the whole test suite against a real broker (started by the suite itself), with branch
+## coverage of the function's code measured in the test process (fdk subprocesses are not counted)
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest --cov --cov-report=term:skip-covered
 
 ## lint: ruff and mypy (strict), as CI runs them
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 fmt: install
 	$(VENV)/bin/ruff check --fix .

@@ -72,7 +72,16 @@ def object_event_body(
     *,
     event_type: str = CREATE_OBJECT,
     event_id: str | None = None,
+    event_time: dt.datetime | None = None,
 ) -> bytes:
     """The invocation body for `object_event(...)`: the JSON bytes the function receives."""
-    event = object_event(namespace, bucket, name, etag, event_type=event_type, event_id=event_id)
+    event = object_event(
+        namespace,
+        bucket,
+        name,
+        etag,
+        event_type=event_type,
+        event_id=event_id,
+        event_time=event_time,
+    )
     return orjson.dumps(event, option=orjson.OPT_INDENT_2)

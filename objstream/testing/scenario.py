@@ -7,6 +7,8 @@ tests/unit/test_oci_events.py pins its shape to the saved samples in tests/event
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,9 @@ if TYPE_CHECKING:
 
 CREATE = CREATE_OBJECT
 UPDATE = UPDATE_OBJECT
-oci_event = object_event_body
+# The saved samples' eventTime: tests see the same ce_time in every run.
+EVENT_TIME = dt.datetime(2026, 11, 28, 10, 0, 0, tzinfo=dt.UTC)
+oci_event = functools.partial(object_event_body, event_time=EVENT_TIME)
 
 
 @dataclass(frozen=True)

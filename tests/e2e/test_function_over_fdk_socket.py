@@ -1,6 +1,6 @@
 """The function end to end, as OCI Functions runs it, against real parts.
 
-- the wheel is built and installed with `pip install --target` (the image's layout: both
+- the function's files are laid out as the image has them (the Dockerfile's COPY sources:
   `function` and `kafka_client` under one folder), and fdk serves `function/func.py` from it
   over its unix socket;
 - Object Storage and Vault are the signature-checking stand-in, reached by the real `oci` SDK
@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from objstream.testing.fdk_server import FdkServer
+from objstream.testing.image import lay_out_image
 from objstream.testing.oci_standin import OciStandIn
 from objstream.testing.scenario import UPDATE, Seen, oci_event, read_stream
 
@@ -39,49 +37,9 @@ SECRET_ID = "ocid1.vaultsecret.oc1.phx.amaaaaaae2etoken"
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel installed as the function image has it; returns the target folder."""
-    work = tmp_path_factory.mktemp("image")
-    # Build from a copy of what the Dockerfile copies, so concurrent builds of the working
-    # tree (its build/ and *.egg-info) cannot interfere, and nothing else sneaks in.
-    source = work / "src"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, source / name)
-    for package in ("function", "kafka_client"):
-        shutil.copytree(
-            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(work / "dist"),
-            str(source),
-        ],
-        check=True,
-    )
-    [wheel] = (work / "dist").glob("objstream-*.whl")
-    target = work / "python"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-    )
+    """The function's files laid out as the image has them under /python (the Dockerfile's
+    COPY sources less .dockerignore); the run-time requirements come from this venv."""
+    target = lay_out_image(tmp_path_factory.mktemp("image") / "python")
     assert (target / "function" / "func.py").is_file()
     assert (target / "kafka_client" / "publisher.py").is_file()
     return target
