@@ -20,21 +20,24 @@ resource "oci_identity_dynamic_group" "function" {
 locals {
   function_principal = "dynamic-group id ${oci_identity_dynamic_group.function.id}"
 
+  function_base_statements = [
+    "Allow ${local.function_principal} to read objects in compartment id ${var.compartment_ocid} where target.bucket.name = '${oci_objectstorage_bucket.this.name}'",
+    "Allow ${local.function_principal} to read secret-bundles in compartment id ${local.secret_compartment_ocid} where target.secret.id = '${local.auth_token_secret_ocid}'",
+    # A large object continues in a detached invocation of this same function.
+    "Allow ${local.function_principal} to use fn-invocation in compartment id ${var.compartment_ocid} where target.function.id = '${oci_functions_function.this.id}'",
+    # GetFunction, for that function's invoke endpoint (it cannot be put in the function's own
+    # configuration: that would be a dependency cycle).
+    "Allow ${local.function_principal} to read fn-function in compartment id ${var.compartment_ocid} where target.function.id = '${oci_functions_function.this.id}'",
+    # The failure destination of detached invocations (the alarm topic).
+    "Allow ${local.function_principal} to use ons-topics in compartment id ${var.compartment_ocid} where target.topic.id = '${oci_ons_notification_topic.alarms.id}'",
+  ]
+  # METRICS=oci: objstream posts its own metrics, to its namespace only.
+  function_metrics_statements = [
+    "Allow ${local.function_principal} to use metrics in compartment id ${var.compartment_ocid} where target.metrics.namespace = '${var.metrics_namespace}'",
+  ]
   function_statements = concat(
-    [
-      "Allow ${local.function_principal} to read objects in compartment id ${var.compartment_ocid} where target.bucket.name = '${oci_objectstorage_bucket.this.name}'",
-      "Allow ${local.function_principal} to read secret-bundles in compartment id ${local.secret_compartment_ocid} where target.secret.id = '${local.auth_token_secret_ocid}'",
-      # A large object continues in a detached invocation of this same function.
-      "Allow ${local.function_principal} to use fn-invocation in compartment id ${var.compartment_ocid} where target.function.id = '${oci_functions_function.this.id}'",
-      # GetFunction, for that function's invoke endpoint (it cannot be put in the function's own
-      # configuration: that would be a dependency cycle).
-      "Allow ${local.function_principal} to read fn-function in compartment id ${var.compartment_ocid} where target.function.id = '${oci_functions_function.this.id}'",
-      # The failure destination of detached invocations.
-      "Allow ${local.function_principal} to use ons-topics in compartment id ${var.compartment_ocid} where target.topic.id = '${oci_ons_notification_topic.alarms.id}'",
-    ],
-    var.metrics_enabled ? [
-      "Allow ${local.function_principal} to use metrics in compartment id ${var.compartment_ocid} where target.metrics.namespace = '${var.metrics_namespace}'",
-    ] : [],
+    local.function_base_statements,
+    var.metrics_enabled ? local.function_metrics_statements : [],
   )
 
   stream_push_statements = [
