@@ -30,6 +30,10 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
+# Build with the Go that is installed (OpenTofu's go.mod names the minimum, 1.26.x for 1.12.6);
+# never fetch another toolchain behind the user's back.
+export GOTOOLCHAIN=local
+
 mkdir -p "$bin_dir"
 echo "install-tofu: downloading github.com/opentofu/opentofu@v${TOFU_VERSION}"
 dir=$(go mod download -json "github.com/opentofu/opentofu@v${TOFU_VERSION}" |
