@@ -22,9 +22,10 @@ locals {
     : "${var.stream_user_tenancy_name}/${var.stream_user_domain_name}/${var.stream_user_name}"
   )
   stream_username = "${local.stream_user_path}/${oci_streaming_stream_pool.this.id}"
+  # A group of the Default domain by its name; with an identity domain, '<domain>'/'<group>'.
   stream_group = (
     var.stream_user_domain_name == ""
-    ? "'${var.stream_user_group_name}'"
+    ? var.stream_user_group_name
     : "'${var.stream_user_domain_name}'/'${var.stream_user_group_name}'"
   )
 
