@@ -11,6 +11,7 @@
     │   ├── ObjectStorageError     Object Storage failed or timed out
     │   ├── VaultError             the auth token could not be read from OCI Vault
     │   ├── PublishError           the broker failed, refused or did not acknowledge in time
+    │   ├── HandOffError           the Functions invoke API did not take the continuation
     │   └── DeadlineExceeded       the invocation's deadline came before the work was done
     └── WorkstationError           raised only by the workstation kit (objstream/), never in
         │                          the function: the CLI prints one line and exits non-zero
@@ -75,6 +76,10 @@ class VaultError(TransientError):
 
 class PublishError(TransientError):
     """The broker failed, refused the messages, or did not acknowledge them in time."""
+
+
+class HandOffError(TransientError):
+    """The next segment could not be invoked (Functions invoke API, GetFunction): IAM, endpoint."""
 
 
 class DeadlineExceeded(TransientError):

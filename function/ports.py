@@ -6,7 +6,9 @@ this module imports no I/O library.
 
 - `ObjectReader.open(event, deadline)` → `ObjectBody`: the object version the event is about;
 - `TokenSource.token()`: the SASL password (auth token), cached, refreshable;
-- `Publisher`: the stream.
+- `Publisher`: the stream;
+- `FunctionInvoker.invoke_detached(body, deadline)`: hands a continuation to the next
+  segment (OCI: the Functions invoke API, detached; the CLI: the same process).
 """
 
 from __future__ import annotations
@@ -111,3 +113,13 @@ class Publisher(Protocol):
     def settle(self) -> None: ...
     def abort(self) -> None: ...
     def close(self, timeout: float = ...) -> None: ...
+
+
+class FunctionInvoker(Protocol):
+    """Starts the next segment of an object's chain with a continuation body (CONTRACT §4).
+
+    Returns once the invocation was accepted (a detached invocation answers no one); raises
+    HandOffError (IAM, endpoint, refused) or DeadlineExceeded, never waiting past `deadline`.
+    """
+
+    def invoke_detached(self, body: bytes, deadline: Deadline) -> None: ...

@@ -6,6 +6,7 @@ kept out of `repr` and never appear in an error message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -79,6 +80,33 @@ class KeyMode(StrEnum):
     FIELD = "field"  # the value of one top-level field of the record
 
 
+class ContinuationMode(StrEnum):
+    """What happens when the deadline comes before the object's end (CONTRACT §4)."""
+
+    DETACHED = "detached"  # hand the rest to a detached invocation of the function
+    OFF = "off"  # answer 502 at the deadline; the retry starts over (v1)
+
+
+class MessagePacking(StrEnum):
+    """One record per message, or consecutive records packed into one (CONTRACT §5)."""
+
+    NONE = "none"
+    JSONL = "jsonl"
+
+
+class MetricsMode(StrEnum):
+    """Whether each invocation's figures go to OCI Monitoring."""
+
+    AUTO = "auto"  # oci inside OCI Functions (resource principal), else off
+    OCI = "oci"
+    OFF = "off"
+
+
+# OCI custom metric namespaces: letters, digits and underscores, not starting with oci_/oracle_.
+_METRICS_NAMESPACE = re.compile(r"[a-z][a-z0-9_]{0,254}")
+_RESERVED_METRICS_PREFIXES = ("oci_", "oracle_")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything an invocation needs to know, read once per container."""
@@ -113,6 +141,33 @@ class Settings:
     max_object_bytes: int = 10 * 1024**3
     max_compression_ratio: int = 200
     deadline_margin_seconds: float = 5.0
+    # v2: objects larger than one invocation (CONTRACT §4)
+    continuation: ContinuationMode = ContinuationMode.DETACHED
+    function_ocid: str | None = None  # FUNCTION_OCID, else FN_FN_ID (set by OCI Functions)
+    function_invoke_endpoint: str | None = None
+    functions_endpoint: str | None = None  # the management API (GetFunction), for overrides
+    continuation_max_attempts: int = 5
+    # v2: packed messages (CONTRACT §5)
+    message_packing: MessagePacking = MessagePacking.NONE
+    pack_max_records: int = 10_000
+    # v2: metrics in OCI Monitoring
+    metrics: MetricsMode = MetricsMode.AUTO
+    metrics_namespace: str = "objstream"
+    metrics_compartment_ocid: str | None = None
+    monitoring_endpoint: str | None = None
+    in_oci_functions: bool = False  # FN_FN_ID and a resource principal are present
+
+    @property
+    def continues(self) -> bool:
+        """Whether an object the deadline cuts short is handed to a detached invocation."""
+        return self.continuation is ContinuationMode.DETACHED and self.function_ocid is not None
+
+    @property
+    def posts_metrics(self) -> bool:
+        """Whether each invocation's figures are posted to OCI Monitoring."""
+        if self.metrics is MetricsMode.AUTO:
+            return self.in_oci_functions
+        return self.metrics is MetricsMode.OCI
 
     def __post_init__(self) -> None:
         if not self.dlq_topic:
@@ -196,6 +251,22 @@ class Settings:
             max_object_bytes=reader.integer("MAX_OBJECT_BYTES", 10 * 1024**3, low=1),
             max_compression_ratio=reader.integer("MAX_COMPRESSION_RATIO", 200, low=1),
             deadline_margin_seconds=reader.number("DEADLINE_MARGIN_SECONDS", 5.0, low=0.0),
+            continuation=reader.choice("CONTINUATION", ContinuationMode, ContinuationMode.DETACHED),
+            function_ocid=reader.optional("FUNCTION_OCID") or reader.optional("FN_FN_ID"),
+            function_invoke_endpoint=reader.optional("FUNCTION_INVOKE_ENDPOINT"),
+            functions_endpoint=reader.optional("FUNCTIONS_ENDPOINT"),
+            continuation_max_attempts=reader.integer(
+                "CONTINUATION_MAX_ATTEMPTS", 5, low=1, high=100
+            ),
+            message_packing=reader.choice("MESSAGE_PACKING", MessagePacking, MessagePacking.NONE),
+            pack_max_records=reader.integer("PACK_MAX_RECORDS", 10_000, low=1, high=1_000_000),
+            metrics=reader.choice("METRICS", MetricsMode, MetricsMode.AUTO),
+            metrics_namespace=reader.optional("METRICS_NAMESPACE") or "objstream",
+            metrics_compartment_ocid=reader.optional("METRICS_COMPARTMENT_OCID"),
+            monitoring_endpoint=reader.optional("MONITORING_ENDPOINT"),
+            in_oci_functions=bool(
+                reader.optional("FN_FN_ID") and reader.optional("OCI_RESOURCE_PRINCIPAL_VERSION")
+            ),
         )
         settings.check()
         return settings
@@ -221,6 +292,29 @@ class Settings:
         if self.ssl_ca_location and not Path(self.ssl_ca_location).expanduser().is_file():
             raise ConfigError(
                 f"STREAM_SSL_CA_LOCATION={self.ssl_ca_location} is not a readable file"
+            )
+        if (
+            self.message_packing is MessagePacking.JSONL
+            and self.value_format is ValueFormat.CONNECT_JSON
+        ):
+            raise ConfigError(
+                "MESSAGE_PACKING=jsonl cannot be combined with VALUE_FORMAT=connect-json: a Kafka"
+                " Connect sink wants one row per message"
+            )
+        if not _METRICS_NAMESPACE.fullmatch(self.metrics_namespace) or (
+            self.metrics_namespace.startswith(_RESERVED_METRICS_PREFIXES)
+        ):
+            raise ConfigError(
+                f"METRICS_NAMESPACE={self.metrics_namespace!r} must be lower-case letters, digits"
+                " and underscores, start with a letter, and not start with oci_ or oracle_"
+            )
+        if (
+            self.metrics is MetricsMode.OCI
+            and not self.in_oci_functions
+            and not self.metrics_compartment_ocid
+        ):
+            raise ConfigError(
+                "METRICS_COMPARTMENT_OCID is required with METRICS=oci outside OCI Functions"
             )
         if (self.key_mode is KeyMode.FIELD) != bool(self.key_field):
             raise ConfigError("RECORD_KEY=field:<name> needs a field name, e.g. field:customer_id")
