@@ -9,6 +9,9 @@ The choice, in order:
 3. Apache Kafka in KRaft mode from Maven Central jars (`objstream/testing/jvm_kafka.py`).
 
 If none can run, the tests fail with one message saying what to install: never a skip.
+
+OCI Streaming accepts 1 MB/s of writes per partition; `Broker.produce_quota` makes the broker
+the tests started throttle producers likewise (a Kafka client quota, `producer_byte_rate`).
 """
 
 from __future__ import annotations
@@ -81,6 +84,50 @@ class Broker:
         users = _read_users(users_file)
         users[username] = password
         write_users(users_file, users)
+
+    @contextlib.contextmanager
+    def produce_quota(
+        self,
+        bytes_per_second: int,
+        *,
+        user: str | None = None,
+        client_id: str | None = None,
+    ) -> Iterator[None]:
+        """Throttle producers to `bytes_per_second` for the `with` block, then remove the quota.
+
+        OCI Streaming's limit is 1 MB/s per partition; a Kafka quota is per broker and entity,
+        so on a one-partition topic `produce_quota(1_000_000)` throttles as OCI does. The quota
+        applies to the SASL `user`, the `client_id` (objstream's producer says `objstream`),
+        both, or by default to every client id. The broker answers a producer over its quota
+        with `throttle_time_ms` and holds its connection; librdkafka waits. Expect a burst of
+        about `quota_windows - 1` seconds' worth first (see objstream.testing.jvm_kafka).
+
+        Only for brokers the tests started: an external broker is someone else's to throttle.
+        """
+        if self.process is not None:
+            self.process.set_produce_quota(bytes_per_second, user=user, client_id=client_id)
+            try:
+                yield
+            finally:
+                self.process.set_produce_quota(None, user=user, client_id=client_id)
+            return
+        if self.redpanda is not None:
+            from objstream.testing.redpanda import set_redpanda_produce_quota
+
+            set_redpanda_produce_quota(
+                self.redpanda, bytes_per_second, user=user, client_id=client_id
+            )
+            try:
+                yield
+            finally:
+                set_redpanda_produce_quota(self.redpanda, None, user=user, client_id=client_id)
+            return
+        raise BrokerError(
+            f"produce_quota needs a broker the tests start; this one is {self.backend} "
+            f"({self.info.plaintext.bootstrap_servers}). Unset OBJSTREAM_TEST_BROKER to let the "
+            "suite start its own, or set the quota on that broker yourself (kafka-configs.sh "
+            "--alter --add-config producer_byte_rate=N --entity-type clients --entity-default)"
+        )
 
     def consume(self, topic: str, *, timeout: float = 30.0) -> list[Message]:
         """Every message now in `topic`, all partitions, in partition then offset order."""

@@ -6,9 +6,24 @@ names of the form `<tenancy>/<user>/<stream pool OCID>` and the 1 MB message lim
 SASL_PLAINTEXT and PLAINTEXT listeners for local work.
 
     python -m objstream.testing.jvm_kafka install   # jars (Maven), the PLAIN users handler (javac)
-    python -m objstream.testing.jvm_kafka start [--dir D]
+    python -m objstream.testing.jvm_kafka start [--dir D] [--produce-quota BYTES_PER_SEC]
     python -m objstream.testing.jvm_kafka stop  [--dir D]
     python -m objstream.testing.jvm_kafka status [--dir D]
+
+OCI Streaming also limits writes to 1 MB/s per partition. The broker does not do that by
+itself; `KafkaBroker.set_produce_quota` (or `start --produce-quota`) sets a Kafka client quota
+(`producer_byte_rate`) through Kafka's own Admin API (`kafka.admin.ConfigCommand` from the jars),
+and the broker then delays its produce responses (`throttle_time_ms`) and mutes the connection
+so that the producer gets the quota, as a single-partition stream on OCI gets its limit. A Kafka
+quota is per broker and per entity (user, client id), not per partition: it matches OCI's limit
+for a one-partition topic with one producer. The rate is measured over `quota_windows` one-second
+windows (6 here; Kafka's default is 11), so a producer first gets a burst of about
+`quota_windows - 1` seconds' worth of its quota, and one throttle lasts at most `quota_windows`
+seconds, which must exceed one request's worth (objstream sends requests of up to 1 MB: quotas
+below ~200 KB/s are not held). Kafka's quota is an average: measured with objstream's producer
+settings (1 MB batches, one request in flight) under 256 KiB/s, a one-partition producer got
+~1.3 x the quota once past the burst, in steps of a few seconds (1.4 x with 2 windows, smooth;
+1.2 x with 11, after a 10 s burst).
 
 The test suite uses `KafkaBroker` directly. Only the standard library is used here.
 """
@@ -47,6 +62,10 @@ STORE_PASSWORD = "objstream-local"
 
 class BrokerError(RuntimeError):
     """The broker could not be installed or started; the message says what to check."""
+
+
+# The Kafka client quota that limits what a producer may write per second, in bytes.
+PRODUCE_QUOTA_KEY = "producer_byte_rate"
 
 
 @dataclass(frozen=True)
@@ -274,6 +293,106 @@ def _make_certificates(tls: Path) -> tuple[Path, Path, Path]:
     return server_store, ca_pem, wrong_ca_pem
 
 
+def _config_command(bootstrap_servers: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Kafka's `kafka-configs.sh` (`kafka.admin.ConfigCommand`) against a broker."""
+    install()
+    return subprocess.run(
+        [
+            _java_tool("java"),
+            # A short-lived admin client: start fast rather than run fast.
+            "-XX:TieredStopAtLevel=1",
+            "-XX:+UseSerialGC",
+            "-Xmx128m",
+            "-cp",
+            f"{LIB}/*",
+            "kafka.admin.ConfigCommand",
+            "--bootstrap-server",
+            bootstrap_servers,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _quota_entity(user: str | None, client_id: str | None) -> list[str]:
+    entity = []
+    if user is not None:
+        entity += ["--entity-type", "users", "--entity-name", user]
+    if client_id is not None:
+        entity += ["--entity-type", "clients", "--entity-name", client_id]
+    return entity or ["--entity-type", "clients", "--entity-default"]
+
+
+def set_produce_quota(
+    bootstrap_servers: str,
+    bytes_per_second: int | None,
+    *,
+    user: str | None = None,
+    client_id: str | None = None,
+    timeout: float = 30.0,
+) -> None:
+    """Set (or, with None, remove) a `producer_byte_rate` quota on a Kafka broker.
+
+    The quota's entity is the SASL user (e.g. `<tenancy>/<user>/<ocid>`; `ANONYMOUS` on the
+    PLAINTEXT listener), the client id (objstream's producer says `objstream`), both (that
+    user with that client id), or, when neither is given, the default client id: every
+    producer on every listener that no more specific quota names. Kafka applies the most
+    specific quota that matches (user and client id, then user, then client id; see Kafka's
+    documentation on quotas). `bootstrap_servers` should name the PLAINTEXT listener.
+
+    Returns once the broker describes the new quota, i.e. it is in force. Quotas live in the
+    cluster's metadata: they survive a restart of the broker.
+    """
+    if bytes_per_second is not None and bytes_per_second <= 0:
+        raise ValueError(
+            f"a produce quota is a positive number of bytes per second, not {bytes_per_second}"
+        )
+    entity = _quota_entity(user, client_id)
+    change = (
+        ["--delete-config", PRODUCE_QUOTA_KEY]
+        if bytes_per_second is None
+        else ["--add-config", f"{PRODUCE_QUOTA_KEY}={bytes_per_second}"]
+    )
+    result = _config_command(bootstrap_servers, "--alter", *change, *entity)
+    # Removing a quota that is not there fails with "Invalid config(s)": it is removed.
+    absent = bytes_per_second is None and "Invalid config(s)" in result.stdout + result.stderr
+    if result.returncode != 0 and not absent:
+        raise BrokerError(
+            f"could not {'remove' if bytes_per_second is None else 'set'} the produce quota "
+            f"of {' '.join(entity[1::2]) or 'the default client id'} on {bootstrap_servers}: "
+            f"{(result.stderr or result.stdout).strip()[-2000:]}"
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        described = produce_quota(bootstrap_servers, user=user, client_id=client_id)
+        if described == bytes_per_second:
+            return
+        if time.monotonic() > deadline:
+            raise BrokerError(
+                f"the broker at {bootstrap_servers} still describes a produce quota of "
+                f"{described} bytes/s instead of {bytes_per_second} after {timeout:.0f} s"
+            )
+        time.sleep(0.2)
+
+
+def produce_quota(
+    bootstrap_servers: str, *, user: str | None = None, client_id: str | None = None
+) -> int | None:
+    """The `producer_byte_rate` quota set on exactly this entity (see set_produce_quota)."""
+    result = _config_command(bootstrap_servers, "--describe", *_quota_entity(user, client_id))
+    if result.returncode != 0:
+        raise BrokerError(f"could not describe quotas on {bootstrap_servers}: {result.stderr}")
+    # The answer reads: Quota configs for client-id 'objstream' are producer_byte_rate=262144.0
+    for word in result.stdout.replace(",", " ").split():
+        key, _, value = word.partition("=")
+        if key == PRODUCE_QUOTA_KEY:
+            return round(float(value))
+    return None
+
+
 def write_users(users_file: Path, users: dict[str, str]) -> None:
     """Write the SASL/PLAIN users (user name → password); the broker re-reads it per login."""
 
@@ -292,6 +411,7 @@ class KafkaBroker:
 
     run_dir: Path
     heap: str = "768m"
+    quota_windows: int = 6  # see the module docstring
     process: subprocess.Popen[bytes] | None = None
     info: BrokerInfo | None = None
     ports: list[int] = field(default_factory=list)
@@ -359,6 +479,11 @@ class KafkaBroker:
             "log.flush.interval.messages": str(2**62),
             # OCI Streaming's limit: 1 MB per message.
             "message.max.bytes": "1048588",
+            # Client quotas (set_produce_quota) are measured over this many one-second windows.
+            # Kafka's default of 11 lets a producer burst ten seconds' worth of its quota before
+            # the first throttle; OCI Streaming's limit is per second (module docstring).
+            "quota.window.num": str(self.quota_windows),
+            "quota.window.size.seconds": "1",
         }
         properties.write_text("".join(f"{k}={v}\n" for k, v in config.items()), "utf-8")
         log4j = self.run_dir / "log4j2.properties"
@@ -477,6 +602,29 @@ class KafkaBroker:
             self.process.wait(10)
             self.process = None
 
+    def set_produce_quota(
+        self,
+        bytes_per_second: int | None,
+        *,
+        user: str | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        """Limit what producers may write to this broker per second (None removes the limit).
+
+        OCI Streaming's limit is 1 MB/s per partition: on a one-partition topic,
+        `set_produce_quota(1_000_000)` makes this broker throttle as OCI does. The entity is as
+        in `set_produce_quota` (module level): the SASL `user`, the `client_id`, both, or by
+        default every client id. The broker must be running.
+        """
+        if self.info is None or self.process is None:
+            raise BrokerError("the broker is not running: start() it before setting a quota")
+        set_produce_quota(
+            self.info.plaintext.bootstrap_servers,
+            bytes_per_second,
+            user=user,
+            client_id=client_id,
+        )
+
     def restart(self, *, timeout: float = 90.0) -> BrokerInfo:
         """Stop if running, then start again on the same ports and data."""
         self.stop()
@@ -502,6 +650,13 @@ def _main(argv: list[str]) -> int:
     )
     parser.add_argument("command", choices=["install", "start", "stop", "status"])
     parser.add_argument("--dir", type=Path, default=DEFAULT_RUN_DIR, help="state directory")
+    parser.add_argument(
+        "--produce-quota",
+        type=int,
+        metavar="BYTES_PER_SEC",
+        help="start: limit every producer to this many bytes/s (OCI: 1000000 per partition); "
+        "0 removes the limit. Applied to a running broker too",
+    )
     args = parser.parse_args(argv)
     run_dir: Path = args.dir.resolve()
     info_file = run_dir / "broker.json"
@@ -511,12 +666,15 @@ def _main(argv: list[str]) -> int:
         return 0
     if args.command == "start":
         if info_file.exists() and _alive(BrokerInfo.from_json(info_file.read_text()).pid):
-            print(info_file.read_text())
-            return 0
-        started = time.monotonic()
-        broker = KafkaBroker(run_dir)
-        info = broker.start()
-        print(json.dumps({"started_in_seconds": round(time.monotonic() - started, 1)}))
+            info = BrokerInfo.from_json(info_file.read_text())
+        else:
+            started = time.monotonic()
+            info = KafkaBroker(run_dir).start()
+            print(json.dumps({"started_in_seconds": round(time.monotonic() - started, 1)}))
+        if args.produce_quota is not None:
+            quota = args.produce_quota or None
+            set_produce_quota(info.plaintext.bootstrap_servers, quota)
+            print(json.dumps({PRODUCE_QUOTA_KEY: quota, "entity": "default client id"}))
         print(info.to_json())
         return 0
     if not info_file.exists():

@@ -94,6 +94,40 @@ def set_redpanda_password(container: Any, username: str, password: str) -> None:
     raise BrokerError(f"rpk could not set the password of {username}")
 
 
+def set_redpanda_produce_quota(
+    container: Any,
+    bytes_per_second: int | None,
+    *,
+    user: str | None = None,
+    client_id: str | None = None,
+) -> None:
+    """Set (None: remove) a `producer_byte_rate` quota with `rpk cluster quotas alter`.
+
+    Redpanda (v24.2+) has Kafka's client quotas for client ids, not for users before v26.1
+    (this image is v25.1), so `user` is refused. Untested here: no Docker engine on the
+    machines this was written on, so this path has never run.
+    """
+    if user is not None:
+        raise NotImplementedError(
+            f"Redpanda {IMAGE.rsplit(':', 1)[-1]} has no per-user client quotas; "
+            "pass client_id (objstream's producer uses client.id=objstream) or nothing"
+        )
+    entity = ["--name", f"client-id={client_id}"] if client_id else ["--default", "client-id"]
+    change = (
+        ["--delete", "producer_byte_rate"]
+        if bytes_per_second is None
+        else ["--add", f"producer_byte_rate={bytes_per_second}"]
+    )
+    # As the superuser on the SASL listener: allowed whether or not authorization is on.
+    admin = [
+        *("-X", f"brokers=localhost:{SASL_PORT}", "-X", "sasl.mechanism=SCRAM-SHA-256"),
+        *("-X", "user=admin", "-X", "pass=admin-password"),
+    ]
+    result = container.exec(["rpk", "cluster", "quotas", "alter", *admin, *change, *entity])
+    if result.exit_code != 0:
+        raise BrokerError(f"rpk could not change the produce quota: {result.output!r}")
+
+
 @contextlib.contextmanager
 def redpanda_broker(tmp_root: Path) -> Iterator[Broker]:
     """Start Redpanda (SASL on, PLAIN allowed) and yield it as a Broker."""
