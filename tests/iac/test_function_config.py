@@ -16,10 +16,12 @@ from function.errors import ConfigError
 from function.settings import Settings
 from objstream.testing.terraform import MODULE, literal, module_locals, nested, resource, variables
 
-# Contract v2 keys (CONTRACT.md §1) that function/settings.py in this tree does not read yet:
-# they are read by the v2 code (continuation and metrics). Once Settings.from_env reads them,
-# the recorded keys cover them and these entries are redundant (harmless).
-CONTRACT_V2_KEYS = frozenset({"CONTINUATION", "METRICS", "METRICS_NAMESPACE"})
+# What OCI Functions adds to every function's environment besides its configuration: the
+# function's OCID and the resource principal's variables.
+OCI_FUNCTIONS_ENV = {
+    "FN_FN_ID": "ocid1.fnfunc.oc1.iad.aaaa",
+    "OCI_RESOURCE_PRINCIPAL_VERSION": "2.2",
+}
 
 # Sample values for configuration entries that are Terraform references to resources.
 _REFERENCE_SAMPLES = {
@@ -83,7 +85,7 @@ def sample_env() -> dict[str, str]:
 
 
 def keys_settings_reads() -> set[str]:
-    env = RecordingEnv(sample_env())
+    env = RecordingEnv({**OCI_FUNCTIONS_ENV, **sample_env()})
     Settings.from_env(env)
     return env.read
 
@@ -91,17 +93,13 @@ def keys_settings_reads() -> set[str]:
 def test_every_config_key_is_one_objstream_reads() -> None:
     read = keys_settings_reads()
     assert {"STREAM_BOOTSTRAP_SERVERS", "STREAM_TOPIC", "OCI_AUTH"} <= read  # the recorder works
-    unknown = {
-        key
-        for key in base_config()
-        if key not in read and not key.startswith("KAFKA_") and key not in CONTRACT_V2_KEYS
-    }
+    unknown = {key for key in base_config() if key not in read and not key.startswith("KAFKA_")}
     assert not unknown, f"function config keys objstream does not read: {sorted(unknown)}"
 
 
 def test_config_with_its_defaults_is_accepted_by_settings() -> None:
     """Every required key is set, and every literal and default value is a valid one."""
-    settings = Settings.from_env(sample_env())
+    settings = Settings.from_env({**OCI_FUNCTIONS_ENV, **sample_env()})
     assert settings.security_protocol.value == "SASL_SSL"
     assert settings.sasl_mechanism.value == "PLAIN"
     assert settings.oci_auth.value == "resource_principal"
