@@ -19,8 +19,15 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import orjson
 
 from function.core.connect_values import ConnectEnvelope
-from function.core.decoding import DecodeOptions, InvalidRecord, RecordDecoder
-from function.core.events import parse_event
+from function.core.continuation import (
+    Continuation,
+    Counts,
+    first_segment,
+    is_continuation,
+    parse_continuation,
+)
+from function.core.decoding import DecodeOptions, InvalidRecord, Item, RecordDecoder
+from function.core.events import MAX_EVENT_BYTES, parse_event
 from function.core.limits import HEADER_ROOM
 from function.core.messages import ObjectMessages
 from function.errors import (
@@ -32,22 +39,27 @@ from function.errors import (
 from function.settings import BadRecordPolicy, KeyMode, Settings, ValueFormat
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from function.core.deadline import Deadline
     from function.core.events import ObjectEvent
-    from function.ports import ObjectBody, ObjectReader, Publisher
+    from function.ports import FunctionInvoker, ObjectBody, ObjectReader, Publisher
 
 log = logging.getLogger(__name__)
 
 # How often (in records) the deadline is looked at; a clock read per record would cost more.
 _DEADLINE_EVERY = 256
+_SKIP_CHECK_EVERY = 4096
+# Time kept for a hand-off once the queue is acknowledged: the checkpoint (settled) and the
+# Functions invoke call, besides DEADLINE_MARGIN_SECONDS already kept back.
+HANDOFF_SECONDS = 3.0
 
 
 class OutcomeStatus(StrEnum):
     """What an invocation answers (CONTRACT.md §3)."""
 
     PUBLISHED = "published"
+    CONTINUED = "continued"  # the rest of the object goes on in a detached invocation
     REJECTED = "rejected"
     SKIPPED = "skipped"
     ERROR = "error"  # a malformed invocation body
@@ -65,10 +77,33 @@ class Outcome:
         return orjson.dumps({"status": self.status, **self.detail})
 
 
-def parse(body: bytes, *, call_id: str | None = None) -> ObjectEvent | Outcome:
-    """The event to publish, or the outcome that says why there is none (no I/O at all)."""
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What an invocation asks for: one segment of the chain publishing an object.
+
+    `handed_on`: the body was a continuation (a detached invocation, or backfill's segment 1),
+    not an event from OCI Events: its failures are handed on again instead of answered 502.
+    """
+
+    segment: Continuation
+    handed_on: bool
+
+    @property
+    def event(self) -> ObjectEvent:
+        """The object version the chain publishes."""
+        return self.segment.event
+
+
+def parse(body: bytes, *, call_id: str | None = None) -> Request | Outcome:
+    """The segment to publish, or the outcome that says why there is none (no I/O at all).
+
+    The body is an OCI event (segment 1 of a new chain) or a continuation body.
+    """
     try:
-        return parse_event(body)
+        document = _json_object(body)
+        if isinstance(document, dict) and is_continuation(document):
+            return Request(parse_continuation(document), handed_on=True)
+        return Request(first_segment(parse_event(body)), handed_on=False)
     except InvalidEvent as exc:
         log.warning(
             "invalid invocation body: %s", exc, extra={"call_id": call_id, "outcome": "error"}
@@ -79,33 +114,58 @@ def parse(body: bytes, *, call_id: str | None = None) -> ObjectEvent | Outcome:
         return Outcome(OutcomeStatus.SKIPPED, {"reason": exc.reason})
 
 
+def _json_object(body: bytes) -> object:
+    """The body as JSON when it is a small JSON object; else None (parse_event says why)."""
+    if len(body) > MAX_EVENT_BYTES or body.lstrip()[:1] != b"{":
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def publish(
-    event: ObjectEvent,
+    request: Request,
     *,
     settings: Settings,
     reader: ObjectReader,
     publisher: Publisher,
     deadline: Deadline,
+    invoker: FunctionInvoker | None = None,
     call_id: str | None = None,
 ) -> Outcome:
-    """Read, decode and publish the object `event` is about."""
+    """Read, decode and publish one segment of the object the request is about.
+
+    With an `invoker`, a deadline that comes before the object's end hands the rest on to the
+    next segment (CONTRACT §4); without one, it is a DeadlineExceeded (502, v1).
+    """
+    event, segment = request.event, request.segment
     where = {"namespace": event.namespace, "bucket": event.bucket, "object": event.object_name}
+    resume = segment.resume
+    start = resume.offset if resume is not None and not resume.skip else 0
     try:
-        opened = reader.open(event, deadline)
+        opened = reader.open(event, deadline, start=start)
     except ObjectSkipped as exc:
         return _skipped(event, exc, where, call_id)
+    except InvalidEvent as exc:
+        # A continuation whose position the object does not have: nothing is sent.
+        log.warning("invalid continuation: %s", exc, extra={**where, "call_id": call_id})
+        return Outcome(OutcomeStatus.ERROR, {**where, "error": str(exc)})
     except ObjectRejected as exc:
         # Unreadable for good (e.g. archived): the stream still learns of it.
-        return _publish_object(
-            event, None, settings, publisher, deadline, rejection=exc.reason, call_id=call_id
-        )
+        job = _Segment(segment, settings, publisher, deadline, None, call_id)
+        return job.publish(None, rejection=exc.reason)
     try:
         with opened:
-            return _publish_object(event, opened, settings, publisher, deadline, call_id=call_id)
+            job = _Segment(segment, settings, publisher, deadline, invoker, call_id)
+            return job.publish(opened)
     except ObjectSkipped as exc:
         # Overwritten or deleted while being read (a resumed read's If-Match failed): what was
         # sent has no marker, and the newer version's own event publishes it.
         return _skipped(event, exc, where, call_id)
+    except InvalidEvent as exc:
+        log.warning("invalid continuation: %s", exc, extra={**where, "call_id": call_id})
+        return Outcome(OutcomeStatus.ERROR, {**where, "error": str(exc)})
 
 
 def _skipped(
@@ -120,83 +180,6 @@ def _skipped(
     return Outcome(OutcomeStatus.SKIPPED, {**where, "reason": exc.reason})
 
 
-def _publish_object(
-    event: ObjectEvent,
-    body: ObjectBody | None,
-    settings: Settings,
-    publisher: Publisher,
-    deadline: Deadline,
-    *,
-    rejection: str | None = None,
-    call_id: str | None = None,
-) -> Outcome:
-    started = time.monotonic()
-    messages = ObjectMessages(event)
-    envelope = connect_envelope(settings)
-    control = envelope.wrap_schemaless if envelope is not None else _as_is
-    topic, dlq_topic = settings.topic, settings.dlq_topic
-    decoder = _decoder(body, event, settings) if body is not None else None
-    publisher.begin(deadline.at)
-    try:
-        publisher.ensure_topic(topic)
-        if dlq_topic != topic and settings.bad_record_policy is BadRecordPolicy.DEAD_LETTER:
-            publisher.ensure_topic(dlq_topic)
-        first = messages.event_message()
-        publisher.send(topic, control(first.value), messages.key, first.headers)
-        counts = _Counts()
-        try:
-            if decoder is not None:
-                _send_records(decoder, messages, settings, publisher, deadline, counts, envelope)
-        except ObjectRejected as exc:
-            rejection = exc.reason
-        # Everything before the marker must be acknowledged before the marker is sent.
-        publisher.settle()
-        # A marker sent at the deadline could be delivered after a 502 has already told the
-        # caller to retry: once the deadline has come, no marker.
-        deadline.check("acknowledging the records")
-        summary = _summary(decoder, counts, started)
-        if rejection is None:
-            marker = messages.published_marker(summary)
-        else:
-            marker = messages.rejected_marker(rejection, summary)
-        publisher.send(topic, control(marker.value), messages.key, marker.headers)
-        publisher.settle()
-    except BaseException:
-        publisher.abort()
-        raise
-    status = OutcomeStatus.PUBLISHED if rejection is None else OutcomeStatus.REJECTED
-    detail = {**messages.object_fields(), **summary}
-    if rejection is not None:
-        detail["reason"] = rejection
-    log.info(
-        "%s %s: %d records, %d invalid, %d bytes in %.0f ms",
-        status,
-        event.object_name,
-        counts.records,
-        counts.invalid,
-        summary["bytes"],
-        summary["durationMs"],
-        extra={**detail, "call_id": call_id, "outcome": str(status)},
-    )
-    return Outcome(status, detail)
-
-
-def _decoder(body: ObjectBody, event: ObjectEvent, settings: Settings) -> RecordDecoder:
-    return RecordDecoder(
-        body,
-        DecodeOptions(
-            object_name=event.object_name,
-            record_format=settings.record_format,
-            content_type=body.content_type,
-            content_encoding=body.content_encoding,
-            csv_delimiter=settings.csv_delimiter,
-            max_record_bytes=settings.max_message_bytes - HEADER_ROOM,
-            max_object_bytes=settings.max_object_bytes,
-            max_compression_ratio=settings.max_compression_ratio,
-        ),
-    )
-
-
 @dataclass
 class _Counts:
     records: int = 0
@@ -205,55 +188,279 @@ class _Counts:
     skipped: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """The segment stopped for a hand-off after the item ending at `end`, index `last`."""
+
+    last: int
+    end: int
+
+
+class _Segment:
+    """One invocation's part of an object: its messages, in the contract's order."""
+
+    def __init__(  # noqa: PLR0917 - the parts of one segment, built by publish() only
+        self,
+        segment: Continuation,
+        settings: Settings,
+        publisher: Publisher,
+        deadline: Deadline,
+        invoker: FunctionInvoker | None,
+        call_id: str | None,
+    ) -> None:
+        self.segment = segment
+        self.settings = settings
+        self.publisher = publisher
+        self.deadline = deadline
+        self.invoker = invoker
+        self.call_id = call_id
+        self.messages = ObjectMessages(segment.event)
+        self.envelope = connect_envelope(settings)
+        self.control = self.envelope.wrap_schemaless if self.envelope is not None else _as_is
+        self.counts = _Counts()
+        self.started = time.monotonic()
+
+    def publish(self, body: ObjectBody | None, *, rejection: str | None = None) -> Outcome:
+        """Send this segment's messages; answer published, rejected or continued."""
+        settings, publisher, messages, segment = (
+            self.settings,
+            self.publisher,
+            self.messages,
+            self.segment,
+        )
+        decoder = self._decoder(body) if body is not None else None
+        topic, dlq_topic = settings.topic, settings.dlq_topic
+        publisher.begin(self.deadline.at)
+        stop: _Stop | None = None
+        try:
+            publisher.ensure_topic(topic)
+            if dlq_topic != topic and settings.bad_record_policy is BadRecordPolicy.DEAD_LETTER:
+                publisher.ensure_topic(dlq_topic)
+            if segment.segment == 1:
+                # The event once per chain: later segments go on where the first one stopped.
+                first = messages.event_message()
+                publisher.send(topic, self.control(first.value), messages.key, first.headers)
+            try:
+                if decoder is not None:
+                    stop = self._send_records(decoder)
+            except ObjectRejected as exc:
+                rejection = exc.reason
+            # Everything before a marker or checkpoint is acknowledged before it is sent.
+            publisher.settle()
+            # A marker sent at the deadline could be delivered after a 502 has already told the
+            # caller to retry: once the deadline has come, no marker.
+            self.deadline.check("acknowledging the records")
+            if stop is not None and decoder is not None and rejection is None:
+                return self._hand_off(decoder, stop)
+            summary = self._summary(decoder)
+            if rejection is None:
+                marker = messages.published_marker(summary)
+            else:
+                marker = messages.rejected_marker(rejection, summary)
+            publisher.send(topic, self.control(marker.value), messages.key, marker.headers)
+            publisher.settle()
+        except BaseException:
+            publisher.abort()
+            raise
+        status = OutcomeStatus.PUBLISHED if rejection is None else OutcomeStatus.REJECTED
+        detail = {**messages.object_fields(), **summary}
+        if rejection is not None:
+            detail["reason"] = rejection
+        self._log(status, detail)
+        return Outcome(status, detail)
+
+    def _decoder(self, body: ObjectBody) -> RecordDecoder:
+        settings, segment = self.settings, self.segment
+        return RecordDecoder(
+            body,
+            DecodeOptions(
+                object_name=segment.event.object_name,
+                record_format=settings.record_format,
+                content_type=body.content_type,
+                content_encoding=body.content_encoding,
+                csv_delimiter=settings.csv_delimiter,
+                max_record_bytes=settings.max_message_bytes - HEADER_ROOM,
+                max_object_bytes=settings.max_object_bytes,
+                max_compression_ratio=settings.max_compression_ratio,
+            ),
+            resume=segment.resume,
+            first_index=segment.next_index,
+        )
+
+    def _send_records(self, decoder: RecordDecoder) -> _Stop | None:
+        """The records (and dead letters) of this segment; a `_Stop` when it hands off."""
+        deadline, segment = self.deadline, self.segment
+        items: Iterator[Item] = iter(decoder)
+        resume = segment.resume
+        if resume is not None and resume.skip and segment.next_index:
+            items = _after(items, segment.next_index, deadline)
+        first = next(items, None)
+        if first is None:
+            self._check_nothing_missing(decoder)
+            deadline.check("publishing records")
+            return None
+        # The object's format, and so its content type and serializer, is known once the first
+        # item is out; the key, the serializer and the bad-record policy are chosen here, once.
+        messages, settings, publisher, counts = (
+            self.messages,
+            self.settings,
+            self.publisher,
+            self.counts,
+        )
+        messages.start_records(decoder.record_format)
+        serialize = _serializer(self.envelope, decoder, messages)
+        key_of = _record_key(settings, messages.key)
+        on_invalid = _bad_record_policy(settings, messages, publisher, counts, self.control)
+        time_to_stop = self._time_to_stop()
+        topic = settings.topic
+        # The hot loop, once per record: everything it uses is bound to a local first.
+        send, headers_of, every = publisher.send, messages.record_headers, _DEADLINE_EVERY
+        sent = 0
+        last_index, last_end = -1, 0
+        try:
+            for item in chain((first,), items):
+                index = item.index  # one more per item, invalid ones included
+                if not index % every:
+                    # Stop at a record boundary while there is still time to answer.
+                    if sent and time_to_stop():
+                        return _Stop(last_index, last_end)
+                    deadline.check("publishing records")
+                last_index, last_end = index, item.end
+                if isinstance(item, InvalidRecord):
+                    on_invalid(item)
+                    continue
+                try:
+                    value = serialize(item.value, index)
+                except ConnectValueError as exc:
+                    # A value that does not fit its declared column type is a bad record.
+                    on_invalid(InvalidRecord(index, item.start, item.end, str(exc), item.value))
+                    continue
+                send(topic, value, key_of(value), headers_of(index))
+                sent += 1
+        finally:
+            counts.records += sent
+        deadline.check("publishing records")
+        return None
+
+    def _time_to_stop(self) -> Callable[[], bool]:
+        """Whether the rest must go to the next segment now, to answer in time."""
+        if self.invoker is None:
+            return lambda: False
+        deadline, publisher = self.deadline, self.publisher
+
+        def time_to_stop() -> bool:
+            # What is queued must be acknowledged, then a checkpoint, then the hand-off.
+            return deadline.remaining() < publisher.backlog_seconds() + HANDOFF_SECONDS
+
+        return time_to_stop
+
+    def _check_nothing_missing(self, decoder: RecordDecoder) -> None:
+        """A continuation that claims more records than the object has is not a real one."""
+        segment = self.segment
+        if segment.next_index and decoder.summary.records + decoder.summary.invalid < (
+            segment.next_index
+        ):
+            found = decoder.summary.records + decoder.summary.invalid
+            raise InvalidEvent(
+                f"the continuation resumes at record {segment.next_index}, but "
+                f"{segment.event.resource_id} has {found}"
+            )
+
+    def _totals(self, decoder: RecordDecoder | None) -> Counts:
+        """The counts of every segment so far, this one included (the chain's, at its end)."""
+        counts, before = self.counts, self.segment.counts
+        # Bytes: how far into the object the chain has read (a segment that decodes a
+        # compressed object again from its start reads what an earlier one did).
+        read = decoder.bytes_read if decoder is not None else 0
+        return Counts(
+            before.records + counts.records,
+            before.invalid + counts.invalid,
+            before.dead_lettered + counts.dead_lettered,
+            before.skipped_invalid + counts.skipped,
+            max(before.bytes, read),
+        )
+
+    def _hand_off(self, decoder: RecordDecoder, stop: _Stop) -> Outcome:
+        """Checkpoint, then invoke the next segment; answer `continued`."""
+        segment, messages, publisher = self.segment, self.messages, self.publisher
+        totals = self._totals(decoder)
+        following = segment.next_segment(stop.last + 1, decoder.resume_after(stop.end), totals)
+        progress = {
+            "nextIndex": following.next_index,
+            "counts": totals.to_json(),
+            "resume": following.resume.to_json() if following.resume is not None else {},
+        }
+        checkpoint = messages.checkpoint(segment.segment, progress)
+        publisher.send(
+            self.settings.topic, self.control(checkpoint.value), messages.key, checkpoint.headers
+        )
+        publisher.settle()
+        self.deadline.check("acknowledging the checkpoint")
+        if self.invoker is None:  # pragma: no cover - _time_to_stop never stops without one
+            raise AssertionError("unreachable")
+        self.invoker.invoke_detached(following.to_json(), self.deadline)
+        detail = {
+            **messages.object_fields(),
+            "segment": segment.segment,
+            "nextIndex": following.next_index,
+            **totals.to_json(),
+            "durationMs": round((time.monotonic() - self.started) * 1000, 1),
+        }
+        self._log(OutcomeStatus.CONTINUED, detail)
+        return Outcome(OutcomeStatus.CONTINUED, detail)
+
+    def _summary(self, decoder: RecordDecoder | None) -> dict[str, Any]:
+        summary = None
+        if decoder is not None:
+            try:
+                summary = decoder.summary
+            except RuntimeError:
+                # Iteration stopped before the object's end (an invalid record under
+                # BAD_RECORD_POLICY=fail): only the counts so far are known.
+                summary = None
+        totals = self._totals(decoder)
+        return {
+            "format": str(summary.record_format) if summary else None,
+            "compression": summary.compression if summary else None,
+            "records": totals.records,
+            "invalid": totals.invalid,
+            "deadLettered": totals.dead_lettered,
+            "skippedInvalid": totals.skipped_invalid,
+            "bytes": summary.bytes_in if summary else totals.bytes,
+            "decodedBytes": summary.bytes_decoded if summary else 0,
+            "segments": self.segment.segment,
+            "durationMs": round((time.monotonic() - self.started) * 1000, 1),
+        }
+
+    def _log(self, status: OutcomeStatus, detail: dict[str, Any]) -> None:
+        log.info(
+            "%s %s: %d records, %d invalid, %d bytes in %.0f ms (segment %d)",
+            status,
+            self.segment.event.object_name,
+            detail["records"],
+            detail["invalid"],
+            detail["bytes"],
+            detail["durationMs"],
+            self.segment.segment,
+            extra={**detail, "call_id": self.call_id, "outcome": str(status)},
+        )
+
+
+def _after(items: Iterator[Item], first_index: int, deadline: Deadline) -> Iterator[Item]:
+    """The items from index `first_index` on: a resumed compressed object, decoded again."""
+    for item in items:
+        if item.index >= first_index:
+            yield item
+            yield from items
+            return
+        if not item.index % _SKIP_CHECK_EVERY:
+            # No hand-off while skipping (the next segment would skip the same): only the
+            # deadline, which answers 502 and lets the chain's retry try again.
+            deadline.check("skipping the records earlier segments published")
+
+
 # A record's value as it goes on the stream, from its decoded value and its index.
 _Serializer: TypeAlias = "Callable[[bytes, int], bytes]"
-
-
-def _send_records(  # noqa: PLR0917 - the loop's parts, chosen by the caller once per object
-    decoder: RecordDecoder,
-    messages: ObjectMessages,
-    settings: Settings,
-    publisher: Publisher,
-    deadline: Deadline,
-    counts: _Counts,
-    envelope: ConnectEnvelope | None,
-) -> None:
-    items = iter(decoder)
-    first = next(items, None)
-    if first is None:
-        deadline.check("publishing records")
-        return
-    # The object's format, and so its content type and serializer, is known once the first
-    # item is out; the key, the serializer and the bad-record policy are chosen here, once.
-    messages.start_records(decoder.record_format)
-    serialize = _serializer(envelope, decoder, messages)
-    key_of = _record_key(settings, messages.key)
-    control = envelope.wrap_schemaless if envelope is not None else _as_is
-    on_invalid = _bad_record_policy(settings, messages, publisher, counts, control)
-    topic = settings.topic
-    # The hot loop, once per record: everything it uses is bound to a local first.
-    send, headers_of, every = publisher.send, messages.record_headers, _DEADLINE_EVERY
-    sent = 0
-    try:
-        for item in chain((first,), items):
-            index = item.index  # one more per item, invalid ones included
-            if not index % every:
-                # Stop at a record boundary while there is still time to answer.
-                deadline.check("publishing records")
-            if isinstance(item, InvalidRecord):
-                on_invalid(item)
-                continue
-            try:
-                value = serialize(item.value, index)
-            except ConnectValueError as exc:
-                # A value that does not fit its declared column type is a bad record.
-                on_invalid(InvalidRecord(index, item.start, item.end, str(exc), item.value))
-                continue
-            send(topic, value, key_of(value), headers_of(index))
-            sent += 1
-    finally:
-        counts.records += sent
-    deadline.check("publishing records")
 
 
 def _serializer(
@@ -351,25 +558,3 @@ def connect_envelope(settings: Settings) -> ConnectEnvelope | None:
 
 def _as_is(value: bytes) -> bytes:
     return value
-
-
-def _summary(decoder: RecordDecoder | None, counts: _Counts, started: float) -> dict[str, Any]:
-    summary = None
-    if decoder is not None:
-        try:
-            summary = decoder.summary
-        except RuntimeError:
-            # Iteration stopped before the object's end (an invalid record under
-            # BAD_RECORD_POLICY=fail): only the counts so far are known.
-            summary = None
-    return {
-        "format": str(summary.record_format) if summary else None,
-        "compression": summary.compression if summary else None,
-        "records": counts.records,
-        "invalid": counts.invalid,
-        "deadLettered": counts.dead_lettered,
-        "skippedInvalid": counts.skipped,
-        "bytes": summary.bytes_in if summary else 0,
-        "decodedBytes": summary.bytes_decoded if summary else 0,
-        "durationMs": round((time.monotonic() - started) * 1000, 1),
-    }

@@ -81,8 +81,11 @@ class ObjectReader(Protocol):
     """Opens the object an event is about; raises ObjectSkipped, ObjectStorageError,
     DeadlineExceeded (and ObjectRejected for an archived object)."""
 
-    def open(self, event: ObjectEvent, deadline: Deadline) -> ObjectBody:
-        """Start reading `event`'s object version; the caller closes the body."""
+    def open(self, event: ObjectEvent, deadline: Deadline, *, start: int = 0) -> ObjectBody:
+        """Start reading `event`'s object version at byte `start`; the caller closes the body.
+
+        A `start` past the object's end raises InvalidEvent (only a continuation asks for one).
+        """
         ...
 
 
@@ -113,6 +116,7 @@ class Publisher(Protocol):
     def settle(self) -> None: ...
     def abort(self) -> None: ...
     def close(self, timeout: float = ...) -> None: ...
+    def backlog_seconds(self) -> float: ...
 
 
 class FunctionInvoker(Protocol):

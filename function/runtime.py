@@ -3,9 +3,15 @@
     handler (func.py) → Runtime.invoke → pipeline.parse, then pipeline.publish
 
 Built on the first invocation and reused: the object reader, the token source (cached), one
-producer. A producer that hit a fatal or authentication error is replaced; an authentication
-failure also re-reads the token and, if it changed, tries once more within the same
-invocation (a rotated token then costs no failed invocation).
+producer, and the function invoker that hands an object's rest to the next segment. A
+producer that hit a fatal or authentication error is replaced; an authentication failure also
+re-reads the token and, if it changed, tries once more within the same invocation (a rotated
+token then costs no failed invocation).
+
+A segment that came as a continuation body (a detached invocation, which nobody retries)
+and fails on the broker, Object Storage or Vault hands itself on again from its own start,
+up to CONTINUATION_MAX_ATTEMPTS with backoff; then it raises (502), which OCI Functions
+sends to the function's failure destination.
 
 kafka_client's errors are turned into the function's own here, with what to check.
 """
@@ -13,10 +19,18 @@ kafka_client's errors are turned into the function's own here, with what to chec
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, TypeAlias
 
 from function import pipeline
-from function.errors import ConfigError, DeadlineExceeded, PublishError
+from function.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    HandOffError,
+    PublishError,
+    TransientError,
+)
+from function.settings import ContinuationMode
 from kafka_client.config import producer_config
 from kafka_client.errors import (
     AuthenticationFailed,
@@ -30,13 +44,17 @@ if TYPE_CHECKING:
 
     from function.core.deadline import Deadline
     from function.pipeline import Outcome
-    from function.ports import ObjectReader, Publisher, TokenSource
+    from function.ports import FunctionInvoker, ObjectReader, Publisher, TokenSource
     from function.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # How the runtime makes its producer from a librdkafka configuration (a fake, in tests).
 PublisherFactory: TypeAlias = "Callable[[Mapping[str, str | bool]], Publisher]"
+# A failed detached segment waits this long before it is handed on again (doubling per
+# attempt, at most _RETRY_MAX_SECONDS), as long as the deadline leaves time for it.
+_RETRY_FIRST_SECONDS = 1.0
+_RETRY_MAX_SECONDS = 30.0
 
 
 def _stream_publisher(config: Mapping[str, str | bool]) -> Publisher:
@@ -55,14 +73,17 @@ class Runtime:
         reader: Callable[[], ObjectReader],
         tokens: Callable[[], TokenSource] | None,
         publisher_factory: PublisherFactory = _stream_publisher,
+        invoker: Callable[[], FunctionInvoker | None] | None = None,
     ) -> None:
         self.settings = settings
         self._make_reader = reader
         self._make_tokens = tokens
         self._publisher_factory = publisher_factory
+        self._make_invoker = invoker
         self._reader: ObjectReader | None = None
         self._tokens: TokenSource | None = None
         self._publisher: Publisher | None = None
+        self._invoker: FunctionInvoker | None = None
 
     @classmethod
     def for_oci(
@@ -71,11 +92,12 @@ class Runtime:
         *,
         reader: ObjectReader | None = None,
         publisher_factory: PublisherFactory = _stream_publisher,
+        invoker: FunctionInvoker | None = None,
     ) -> Runtime:
         """The production wiring: Object Storage and Vault through the OCI SDK, as OCI_AUTH says.
 
-        The workstation kit passes its own `reader` (local files), tests a `publisher_factory`;
-        nothing else changes.
+        The workstation kit passes its own `reader` (local files) and `invoker` (the next
+        segment in the same process), tests a `publisher_factory`; nothing else changes.
         """
         from function.adapters.auth import OciSigning, token_source
 
@@ -86,11 +108,26 @@ class Runtime:
 
             return OciObjectReader.from_settings(settings, *signing())
 
+        def oci_invoker() -> FunctionInvoker | None:
+            from function.adapters.functions import make_function_invoker
+
+            return make_function_invoker(settings, signing)
+
+        if (
+            invoker is None
+            and settings.continuation is ContinuationMode.DETACHED
+            and settings.function_ocid is None
+        ):
+            log.info(
+                    "CONTINUATION=detached, but no FUNCTION_OCID (nor FN_FN_ID): an object the"
+                    " deadline cuts short answers 502, as with CONTINUATION=off"
+                )
         return cls(
             settings,
             reader=oci_reader if reader is None else lambda: reader,
             tokens=lambda: token_source(settings, signing),
             publisher_factory=publisher_factory,
+            invoker=oci_invoker if invoker is None else lambda: invoker,
         )
 
     # -- lazily built parts -----------------------------------------------------------------
@@ -101,6 +138,15 @@ class Runtime:
         if self._reader is None:
             self._reader = self._make_reader()
         return self._reader
+
+    @property
+    def invoker(self) -> FunctionInvoker | None:
+        """What hands an object's rest to the next segment; None without continuation."""
+        if self.settings.continuation is not ContinuationMode.DETACHED:
+            return None
+        if self._invoker is None and self._make_invoker is not None:
+            self._invoker = self._make_invoker()
+        return self._invoker
 
     def _token(self, deadline: Deadline | None) -> str | None:
         if not self.settings.security_protocol.uses_sasl or self._make_tokens is None:
@@ -138,18 +184,31 @@ class Runtime:
         """Process one invocation body; raises TransientError or ConfigError (→ 502)."""
         # Parse first: a malformed body or another kind of event is answered without touching
         # Vault, Object Storage or the broker (an outage there must not turn them into 502s).
-        parsed = pipeline.parse(body, call_id=call_id)
-        if isinstance(parsed, pipeline.Outcome):
-            return parsed
+        request = pipeline.parse(body, call_id=call_id)
+        if isinstance(request, pipeline.Outcome):
+            return request
+        try:
+            return self._publish(request, deadline, call_id)
+        except HandOffError:
+            raise  # the hand-off itself failed: nothing would take a second one either
+        except TransientError as exc:
+            if not request.handed_on:
+                raise  # an event from OCI Events: the 502 makes Events try again
+            return self._hand_on_again(request, exc, deadline)
+
+    def _publish(
+        self, request: pipeline.Request, deadline: Deadline, call_id: str | None
+    ) -> Outcome:
         for attempt in (1, 2):
             publisher = self.publisher(deadline)
             try:
                 return pipeline.publish(
-                    parsed,
+                    request,
                     settings=self.settings,
                     reader=self.reader,
                     publisher=publisher,
                     deadline=deadline,
+                    invoker=self.invoker,
                     call_id=call_id,
                 )
             except AuthenticationFailed as exc:
@@ -167,6 +226,51 @@ class Runtime:
                     self.drop_publisher()
                 raise PublishError(str(exc)) from exc
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _hand_on_again(
+        self, request: pipeline.Request, failure: TransientError, deadline: Deadline
+    ) -> Outcome:
+        """A detached segment failed: invoke it again from its own start (its checkpoint)."""
+        segment, invoker = request.segment, self.invoker
+        limit = self.settings.continuation_max_attempts
+        if invoker is None or segment.attempt >= limit:
+            log.error(
+                "segment %d of %s failed on attempt %d of %d: %s",
+                segment.segment,
+                segment.event.resource_id,
+                segment.attempt,
+                limit,
+                failure,
+                extra={"segment": segment.segment, "attempt": segment.attempt},
+            )
+            raise failure
+        again = segment.again()
+        wait = min(_RETRY_FIRST_SECONDS * 2 ** (segment.attempt - 1), _RETRY_MAX_SECONDS)
+        # Keep enough of the deadline to make the hand-off itself.
+        time.sleep(max(0.0, min(wait, deadline.remaining() - pipeline.HANDOFF_SECONDS)))
+        invoker.invoke_detached(again.to_json(), deadline)
+        log.warning(
+            "segment %d of %s failed (%s); handed on again, attempt %d of %d",
+            segment.segment,
+            segment.event.resource_id,
+            failure,
+            again.attempt,
+            limit,
+            extra={"segment": segment.segment, "attempt": again.attempt},
+        )
+        event = segment.event
+        return pipeline.Outcome(
+            pipeline.OutcomeStatus.CONTINUED,
+            {
+                "namespace": event.namespace,
+                "bucket": event.bucket,
+                "object": event.object_name,
+                "segment": segment.segment,
+                "nextIndex": segment.next_index,
+                "attempt": again.attempt,
+                "error": str(failure),
+            },
+        )
 
     def _token_changed(self, deadline: Deadline) -> bool:
         if self._tokens is None:

@@ -16,7 +16,9 @@ error its owner replaces it. It is not thread-safe: one publication at a time.
 
 from __future__ import annotations
 
+import collections
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -43,6 +45,11 @@ librdkafka_log = logging.getLogger("kafka_client.librdkafka")
 _POLL_EVERY = 500
 # Longest single wait inside flush/poll loops, so deadlines and failures are noticed quickly.
 _WAIT_STEP = 0.1
+# backlog_seconds(): one rate sample at most every _RATE_STEP seconds, the last _RATE_SAMPLES
+# of them (about 5 s); no acknowledgement for _RATE_PATIENCE seconds means no rate at all.
+_RATE_STEP = 0.25
+_RATE_SAMPLES = 20
+_RATE_PATIENCE = 2.0
 
 
 class ProducerLike(Protocol):
@@ -92,6 +99,7 @@ class StreamPublisher:
     _last_transport_error: KafkaError | None
     _down_since: float | None
     _queued_before: int
+    _acks: collections.deque[tuple[float, int]]
 
     def __init__(
         self,
@@ -155,12 +163,33 @@ class StreamPublisher:
         self._last_transport_error = None
         self._down_since = None
         self._queued_before = 0
+        # (time, messages acknowledged so far) samples of the last few seconds: the rate
+        # backlog_seconds() estimates from.
+        self._acks = collections.deque(maxlen=_RATE_SAMPLES)
 
     def begin(self, deadline: float) -> None:
         """Start a publication that must be settled by `deadline` (a time.monotonic() value)."""
         self._producer.poll(0)  # serve anything left from an earlier, aborted publication
         self._reset()
         self._deadline = deadline
+        self._acks.append((time.monotonic(), 0))
+
+    def backlog_seconds(self) -> float:
+        """How long what is still queued will take to be acknowledged, at the recent rate.
+
+        The rate is the acknowledgements of the last few seconds (a broker quota's first
+        burst does not count for long). 0 when nothing is queued; infinite when something has
+        been queued for a while and nothing was acknowledged.
+        """
+        queued = len(self._producer)
+        if not queued:
+            return 0.0
+        now = time.monotonic()
+        self._acks.append((now, self.sent - queued))
+        (then, acked_then), acked_now = self._acks[0], self.sent - queued
+        if acked_now <= acked_then:
+            return math.inf if now - then >= _RATE_PATIENCE else 0.0
+        return queued * (now - then) / (acked_now - acked_then)
 
     def ensure_topic(self, topic: str) -> None:
         """Check once per producer that `topic` exists (and that the broker lets us in)."""
@@ -214,6 +243,9 @@ class StreamPublisher:
             self._since_poll = 0
             producer.poll(0)
             self._raise_if_failed()
+            now = time.monotonic()
+            if now - self._acks[-1][0] >= _RATE_STEP:
+                self._acks.append((now, self.sent - len(producer)))
 
     def settle(self) -> None:
         """Return once every message sent is acknowledged; raise if any is not."""

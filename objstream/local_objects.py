@@ -13,7 +13,7 @@ import mimetypes
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from function.errors import ObjectSkipped, ObjectStorageError
+from function.errors import InvalidEvent, ObjectSkipped, ObjectStorageError
 from function.ports import ObjectBody
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ class LocalObjectReader:
             raise ObjectSkipped(f"object name {name!r} points outside {self.root}")
         return path
 
-    def open(self, event: ObjectEvent, deadline: Deadline) -> ObjectBody:
-        """Open the file for `event`, checking its eTag like If-Match does."""
+    def open(self, event: ObjectEvent, deadline: Deadline, *, start: int = 0) -> ObjectBody:
+        """Open the file for `event` at byte `start`, checking its eTag like If-Match does."""
         deadline.check(f"opening {event.resource_id}")
         path = self.path_of(event.namespace, event.bucket, event.object_name)
         if not path.is_file():
@@ -65,14 +65,21 @@ class LocalObjectReader:
                 "a later event covers the new version"
             )
         content_type, encoding = mimetypes.guess_type(path.name)
+        size = path.stat().st_size
+        if start > size:
+            raise InvalidEvent(
+                f"the continuation resumes at byte {start} of {event.resource_id}, which has "
+                f"{size} bytes"
+            )
         try:
             raw = path.open("rb", buffering=0)
+            raw.seek(start)
         except OSError as exc:
             raise ObjectStorageError(f"cannot read {path}: {exc.strerror}") from exc
         return ObjectBody(
             raw,
             etag=etag,
-            content_length=path.stat().st_size,
+            content_length=size - start,
             content_type=content_type,
             content_encoding=encoding,
         )

@@ -29,6 +29,7 @@ import urllib3.exceptions
 from function.adapters.oci_sdk import UNREACHABLE, DeadlineRetryStrategy, build_client
 from function.errors import (
     DeadlineExceeded,
+    InvalidEvent,
     ObjectRejected,
     ObjectSkipped,
     ObjectStorageError,
@@ -102,13 +103,31 @@ class OciObjectReader:
         """The Object Storage endpoint requests go to."""
         return str(self._client.base_client.endpoint)
 
-    def open(self, event: ObjectEvent, deadline: Deadline) -> ObjectBody:
-        """GET the event's object version (If-Match its eTag) and return its body stream."""
+    def open(self, event: ObjectEvent, deadline: Deadline, *, start: int = 0) -> ObjectBody:
+        """GET the event's object version (If-Match its eTag) from byte `start`: its body stream."""
         deadline.check(f"opening {event.resource_id}")
-        response = self.get(event, deadline, if_match=event.etag)
+        try:
+            response = self.get(event, deadline, if_match=event.etag, start=start)
+        except _PastTheEnd as past:
+            if past.size != start:
+                raise InvalidEvent(
+                    f"the continuation resumes at byte {start} of {event.resource_id}, which "
+                    f"has {past.size} bytes"
+                ) from None
+            # Resumed exactly at the end: nothing is left to read.
+            return ObjectBody.from_bytes(b"", etag=event.etag)
         headers = response.headers
         etag = headers.get("etag") or event.etag
         length = _int_or_none(headers.get("content-length"))
+        if start:
+            # A ranged body: positions stay the object's own, so a resume asks for the rest.
+            if _range_start(headers.get("content-range")) != start:
+                response.data.close()
+                raise ObjectStorageError(
+                    f"Object Storage answered a read of {event.resource_id} from byte {start} "
+                    f"with Content-Range {headers.get('content-range')!r}"
+                )
+            length = _range_size(headers.get("content-range"))
         stream = _ResumingStream(
             self,
             event,
@@ -116,6 +135,7 @@ class OciObjectReader:
             response.data,
             etag=etag,
             length=length,
+            start=start,
             max_resumes=self._max_resumes,
             read_timeout=self._read_timeout,
         )
@@ -165,6 +185,9 @@ class OciObjectReader:
                 event.namespace, event.bucket, event.object_name, **options
             )
         except oci.exceptions.ServiceError as exc:
+            if exc.status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE and start:
+                size = _range_size((exc.headers or {}).get("content-range"))
+                raise _PastTheEnd(size if size is not None else -1) from exc
             raise self._service_error(exc, event, deadline, if_match, strategy.attempts) from exc
         except DeadlineExceeded as exc:
             # The retry strategy's own "before a request" says nothing of what was read.
@@ -254,6 +277,7 @@ class _ResumingStream(io.RawIOBase):
         *,
         etag: str | None,
         length: int | None,
+        start: int = 0,
         max_resumes: int,
         read_timeout: float,
     ) -> None:
@@ -266,7 +290,7 @@ class _ResumingStream(io.RawIOBase):
         self._response: Any = response  # a requests.Response whose body is unread
         self._etag = etag
         self._length = length
-        self.position = 0
+        self.position = start  # in the object: the next byte to pass up
         self.resumes = 0
         self._failure: ObjstreamError | None = None
 
@@ -364,6 +388,20 @@ class _ResumingStream(io.RawIOBase):
                 f"{response.headers.get('content-range')!r}"
             ) from cause
         self._response = response.data
+
+
+class _PastTheEnd(Exception):
+    """A ranged GET started at or past the object's end (416); `size` is the object's."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def _range_size(content_range: str | None) -> int | None:
+    """The object's whole size from `bytes a-b/size` or `bytes */size`."""
+    _, _, size = (content_range or "").rpartition("/")
+    return int(size) if size.isdigit() else None
 
 
 def _range_start(content_range: str | None) -> int | None:

@@ -31,7 +31,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from function.core.decoding.records import RecordFormat
+__all__ = [
+    "Continuation",
+    "Counts",
+    "ResumePoint",
+    "first_segment",
+    "is_continuation",
+    "parse_continuation",
+]
+
+from function.core.decoding.records import RecordFormat, ResumePoint
 from function.core.events import MAX_EVENT_BYTES, ObjectEvent, parse_event
 from function.errors import InvalidEvent
 
@@ -45,39 +54,6 @@ MAX_OFFSET: Final = 10 * 1024**4  # 10 TiB: Object Storage's object limit
 MAX_HEADER_COLUMNS: Final = 100_000
 MAX_HEADER_BYTES: Final = 1024 * 1024
 _COUNT_KEYS: Final = ("records", "invalid", "deadLettered", "skippedInvalid", "bytes")
-
-
-@dataclass(frozen=True, slots=True)
-class ResumePoint:
-    """Where a segment starts decoding an object (see the module docstring)."""
-
-    record_format: RecordFormat
-    offset: int = 0  # a byte offset in the object, at a record boundary
-    skip: bool = False  # decode from the start, publish nothing before next_index
-    csv_header: tuple[str, ...] | None = None  # csv: the header row's keys, in order
-    csv_delimiter: str | None = None
-    in_array: bool = False  # json: the offset lies inside the top-level array
-    row_group: int | None = None  # parquet: the row group to start in
-    row: int | None = None  # parquet: the row in that row group; avro: in the block at offset
-
-    def to_json(self) -> dict[str, Any]:
-        """The `resume` object of a continuation body."""
-        document: dict[str, Any] = {"format": str(self.record_format)}
-        if self.skip:
-            document["skip"] = True
-            return document
-        document["offset"] = self.offset
-        if self.csv_header is not None:
-            document["header"] = list(self.csv_header)
-            document["delimiter"] = self.csv_delimiter
-        if self.in_array:
-            document["inArray"] = True
-        if self.row_group is not None:
-            document["rowGroup"] = self.row_group
-            del document["offset"]
-        if self.row is not None:
-            document["row"] = self.row
-        return document
 
 
 @dataclass(frozen=True, slots=True)

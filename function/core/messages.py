@@ -31,6 +31,7 @@ TYPE_RECORD = "objstream.record"
 TYPE_INVALID = "objstream.record.invalid"
 TYPE_PUBLISHED = "objstream.object.published"
 TYPE_REJECTED = "objstream.object.rejected"
+TYPE_CONTINUED = "objstream.object.continued"
 JSON = b"application/json"
 
 _CONTENT_TYPES: dict[RecordFormat, bytes] = {
@@ -139,6 +140,16 @@ class ObjectMessages:
         """The completion marker: sent only after every earlier message was acknowledged."""
         body = {**self.object_fields(), **summary}
         headers = self._headers(self._id_prefix + b"published", TYPE_PUBLISHED, JSON)
+        headers.append(("ce_etag", self._etag))
+        return Outgoing(orjson.dumps(body), headers)
+
+    def checkpoint(self, segment: int, progress: dict[str, Any]) -> Outgoing:
+        """Segment `segment` hands the rest of the object on (CONTRACT §2.4): sent only after
+        every earlier message of the object was acknowledged. `progress` holds `nextIndex`,
+        the counts so far and `resume`."""
+        body = {**self.object_fields(), "segment": segment, **progress}
+        ce_id = self._id_prefix + b"continued-" + str(segment).encode()
+        headers = self._headers(ce_id, TYPE_CONTINUED, JSON)
         headers.append(("ce_etag", self._etag))
         return Outgoing(orjson.dumps(body), headers)
 

@@ -296,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(float),
         default=900.0,
         metavar="SECONDS",
-        help="deadline per file (900)",
+        help=(
+            "each invocation's deadline (900); a file that needs longer goes on in segments,"
+            " as the deployed function does (CONTINUATION=detached)"
+        ),
     )
     publish.add_argument("--json", action="store_true", help="one JSON result per file")
 

@@ -31,8 +31,10 @@ from rich.table import Table
 from function.adapters.auth import OciSigning, token_source
 from function.core.deadline import Deadline
 from function.errors import CliError, ConfigError, ObjectSkipped, TransientError
+from function.pipeline import OutcomeStatus
 from function.runtime import Runtime
 from kafka_client.publisher import StreamPublisher
+from objstream.local_chain import InProcessInvoker, run_chain
 from objstream.local_objects import LocalObjectReader, local_etag
 from objstream.oci_events import object_event_body
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from function.core.events import ObjectEvent
+    from function.pipeline import Outcome
     from function.ports import ObjectBody
     from function.settings import Settings
 
@@ -84,6 +87,7 @@ class FileResult:
     seconds: float = 0.0
     reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    segments: int = 1  # invocations the file took (CONTRACT §4)
 
     @property
     def ok(self) -> bool:
@@ -101,6 +105,7 @@ class FileResult:
             "invalid": self.invalid,
             "bytes": self.bytes,
             "seconds": round(self.seconds, 3),
+            "segments": self.segments,
             **({"reason": self.reason} if self.reason else {}),
         }
 
@@ -165,8 +170,8 @@ class _FileObjects(LocalObjectReader):
         except KeyError:
             raise ObjectSkipped(f"{namespace}/{bucket}/{name} is not one of the files") from None
 
-    def open(self, event: ObjectEvent, deadline: Deadline) -> ObjectBody:
-        self.current = super().open(event, deadline)
+    def open(self, event: ObjectEvent, deadline: Deadline, *, start: int = 0) -> ObjectBody:
+        self.current = super().open(event, deadline, start=start)
         return self.current
 
     def position(self) -> int:
@@ -220,6 +225,15 @@ class _Display:
             self.task, completed=position, records=messages, rate=messages / elapsed
         )
 
+    def segment(self, outcome: Outcome) -> None:
+        """Say when a segment hands the rest of the file on (CONTRACT §4)."""
+        if outcome.status is OutcomeStatus.CONTINUED:
+            detail = outcome.detail
+            self.progress.console.print(
+                f"  segment {detail.get('segment')} handed on at record {detail.get('nextIndex')}",
+                markup=False,
+            )
+
     def end(self) -> None:
         if self.task is not None:
             self.progress.remove_task(self.task)
@@ -252,11 +266,15 @@ def publish_files(
         publishers.append(publisher)
         return publisher
 
+    # A file that needs more than one invocation's time goes on in segments, here in this
+    # process, exactly as the deployed function hands them to detached invocations.
+    invoker = InProcessInvoker()
     runtime = Runtime(
         settings,
         reader=lambda: reader,
         tokens=lambda: token_source(settings, OciSigning(settings)),
         publisher_factory=make_publisher,
+        invoker=lambda: invoker,
     )
     results: list[FileResult] = []
     stopped: Exception | None = None
@@ -267,7 +285,7 @@ def publish_files(
             if stopped is not None:
                 results.append(FileResult(str(item.path), item.name, "not attempted"))
                 continue
-            result, stopped = _publish_one(runtime, item, options, display)
+            result, stopped = _publish_one(runtime, invoker, item, options, display)
             results.append(result)
     finally:
         if display is not None:
@@ -277,7 +295,11 @@ def publish_files(
 
 
 def _publish_one(
-    runtime: Runtime, item: LocalObject, options: PublishOptions, display: _Display | None
+    runtime: Runtime,
+    invoker: InProcessInvoker,
+    item: LocalObject,
+    options: PublishOptions,
+    display: _Display | None,
 ) -> tuple[FileResult, Exception | None]:
     started = time.monotonic()
     try:
@@ -289,7 +311,13 @@ def _publish_one(
     if display is not None:
         display.begin(item.name, size)
     try:
-        outcome = runtime.invoke(body, Deadline.in_seconds(options.timeout))
+        outcomes = run_chain(
+            runtime,
+            invoker,
+            body,
+            lambda: Deadline.in_seconds(options.timeout),
+            on_segment=display.segment if display is not None else None,
+        )
     except (ConfigError, TransientError) as exc:
         # Broker, Vault or configuration trouble: the next file would fail the same way.
         failed = FileResult(
@@ -299,6 +327,7 @@ def _publish_one(
     finally:
         if display is not None:
             display.end()
+    outcome = outcomes[-1]
     detail = dict(outcome.detail)
     return (
         FileResult(
@@ -311,6 +340,7 @@ def _publish_one(
             seconds=time.monotonic() - started,
             reason=detail.get("reason") or detail.get("error"),
             detail=detail,
+            segments=len(outcomes),
         ),
         None,
     )
@@ -323,9 +353,11 @@ def summary_table(results: Iterable[FileResult], *, title: str | None = None) ->
     """file, status, records, invalid, bytes, seconds — and a total line for several files."""
     rows = list(results)
     table = Table(title=title, title_justify="left")
+    # A segments column only when a file took more than one invocation.
+    segmented = any(row.segments > 1 for row in rows)
     table.add_column("file", overflow="fold")
     table.add_column("status")
-    for column in ("records", "invalid", "bytes", "seconds"):
+    for column in ("records", "invalid", "bytes", "seconds", *(["segments"] * segmented)):
         table.add_column(column, justify="right")
     for row in rows:
         style = _STATUS_STYLES.get(row.status, "bold red")
@@ -336,6 +368,7 @@ def summary_table(results: Iterable[FileResult], *, title: str | None = None) ->
             f"{row.invalid:,}",
             f"{row.bytes:,}",
             f"{row.seconds:.2f}",
+            *([f"{row.segments}"] * segmented),
         )
     if len(rows) > 1:
         table.add_section()
@@ -347,5 +380,6 @@ def summary_table(results: Iterable[FileResult], *, title: str | None = None) ->
             f"{sum(r.invalid for r in rows):,}",
             f"{sum(r.bytes for r in rows):,}",
             f"{sum(r.seconds for r in rows):.2f}",
+            *([f"{sum(r.segments for r in rows)}"] * segmented),
         )
     return table

@@ -6,14 +6,16 @@ a `FakeReader` and a `FakePublisher` in place of Object Storage and the broker.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from function.core.deadline import Deadline
+from function.errors import InvalidEvent
 from function.ports import ObjectBody
 from function.runtime import Runtime
 
 if TYPE_CHECKING:
-    from function.core.deadline import Deadline
     from function.core.events import ObjectEvent
     from function.pipeline import Outcome
     from function.ports import ObjectReader, Publisher
@@ -64,6 +66,10 @@ class FakePublisher:
         """Count the abort."""
         self.aborted += 1
 
+    def backlog_seconds(self) -> float:
+        """Everything is acknowledged at once."""
+        return 0.0
+
     def close(self, timeout: float = 5.0) -> None:
         """Count the close."""
         del timeout
@@ -78,14 +84,43 @@ class FakeReader:
     error: Exception | None = None
     content_type: str | None = None
     opened: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
 
-    def open(self, event: ObjectEvent, deadline: Deadline) -> ObjectBody:
-        """The object's bytes."""
+    def open(self, event: ObjectEvent, deadline: Deadline, *, start: int = 0) -> ObjectBody:
+        """The object's bytes from `start`."""
         del deadline
         self.opened.append(event.object_name)
+        self.starts.append(start)
         if self.error is not None:
             raise self.error
-        return ObjectBody.from_bytes(self.data, etag=event.etag, content_type=self.content_type)
+        if start > len(self.data):
+            raise InvalidEvent(f"resumes at byte {start} of {len(self.data)}")
+        return ObjectBody.from_bytes(
+            self.data[start:], etag=event.etag, content_type=self.content_type
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CountdownDeadline(Deadline):
+    """A deadline that has plenty of time for `plenty` looks, then too little to go on.
+
+    `remaining()` answers an hour for the first `plenty` calls, then one second: not passed,
+    but less than a hand-off keeps (pipeline.HANDOFF_SECONDS), so a segment stops at its next
+    look. Deterministic segment boundaries, whatever the machine's speed.
+    """
+
+    plenty: int = 0
+    calls: list[int] = field(default_factory=lambda: [0])
+
+    @classmethod
+    def of(cls, plenty: int) -> CountdownDeadline:
+        """A fresh one, `plenty` looks long."""
+        return cls(time.monotonic() + 3600.0, plenty)
+
+    def remaining(self) -> float:
+        """An hour, then one second."""
+        self.calls[0] += 1
+        return 3600.0 if self.calls[0] <= self.plenty else 1.0
 
 
 def invoke(

@@ -24,10 +24,10 @@ import psycopg
 import pytest
 
 from function.core.deadline import Deadline
-from function.ports import ObjectBody
 from function.runtime import Runtime
 from function.settings import Settings
 from objstream.testing.connect import ConnectWorker, load_example, running_connect
+from objstream.testing.fakes import FakeReader
 from objstream.testing.postgres import PASSWORD as POSTGRES_PASSWORD
 from objstream.testing.postgres import PostgresServer, running_postgres
 from objstream.testing.scenario import oci_event
@@ -35,7 +35,6 @@ from objstream.testing.scenario import oci_event
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from function.core.events import ObjectEvent
     from objstream.testing.brokers import Broker
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -58,18 +57,6 @@ EXPECTED = [
     ("1", "1002", "李雷", "北京", 1, decimal.Decimal("3.10"), False, "two\r\nlines 🚀"),
     ("2", "1003", "O'Brien, Seán", "Dublin", 12, decimal.Decimal("1000.00"), True, ""),
 ]
-
-
-class OneObject:
-    """An ObjectReader that serves the same bytes for every event (Object Storage's part)."""
-
-    def __init__(self, data: bytes, etag: str) -> None:
-        self.data = data
-        self.etag = etag
-
-    def open(self, event: ObjectEvent, deadline: Deadline) -> ObjectBody:
-        """The object's bytes, as Object Storage would stream them."""
-        return ObjectBody.from_bytes(self.data, etag=self.etag, content_type="text/csv")
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +92,7 @@ def _settings(broker: Broker, topic: str) -> Settings:
     )
 
 
-def _publish(settings: Settings, event: bytes, reader: OneObject) -> dict[str, Any]:
+def _publish(settings: Settings, event: bytes, reader: FakeReader) -> dict[str, Any]:
     """One invocation through the function's pipeline; its outcome as the JSON it answers."""
     runtime = Runtime.for_oci(settings, reader=reader)
     try:
@@ -167,7 +154,7 @@ def test_a_jdbc_sink_writes_one_typed_row_per_csv_record_and_a_replay_rewrites_t
     object_name = "incoming/2026/orders.csv"
     etag = str(uuid.uuid4())
     event = oci_event(NAMESPACE, BUCKET, object_name, etag)
-    reader = OneObject(ORDERS_CSV, etag)
+    reader = FakeReader(ORDERS_CSV, content_type="text/csv")
     settings = _settings(broker, topic)
 
     outcome = _publish(settings, event, reader)
@@ -230,7 +217,7 @@ def test_a_record_that_fails_its_declared_type_is_dead_lettered_and_the_sink_wri
     first, *rest = ORDERS_ROWS
     bad_row = b"1004,Someone,Oslo,a dozen,1.00,true,\r\n"  # quantity is not an int32
     # The bad row is not last, so the sink must get past its dead letter to reach the rest.
-    reader = OneObject(b"".join([ORDERS_HEADER, first, bad_row, *rest]), etag)
+    reader = FakeReader(b"".join([ORDERS_HEADER, first, bad_row, *rest]), content_type="text/csv")
     settings = _settings(broker, topic)  # dead letters go to the same topic (the default)
 
     outcome = _publish(settings, oci_event(NAMESPACE, BUCKET, "orders.csv", etag), reader)

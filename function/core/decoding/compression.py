@@ -123,8 +123,12 @@ class DecompressedStream:
         *,
         max_object_bytes: int,
         max_compression_ratio: int,
+        detect: bool = True,
     ) -> None:
         self._stream = stream
+        # False for a read that starts inside an object (a continuation's Range read): its
+        # first bytes are not the object's, and could look like a magic number by chance.
+        self._detect = detect
         self._max_object_bytes = max_object_bytes
         self._max_ratio = max_compression_ratio
         self.compression: Compression | None = None
@@ -161,6 +165,8 @@ class DecompressedStream:
             head += data
         self.bytes_in += len(head)
         self._pushback = head
+        if not self._detect:
+            return
         self.compression = detect_compression(head)
         if self.compression is Compression.GZIP:
             self._inner = _GzipReader(self).read

@@ -197,9 +197,9 @@ def csv_delimiter(configured: str | None, head: bytes) -> str:
 
 
 def csv_rows(
-    spans: Iterator[_CsvSpan | Overlong], delimiter: str, limits: Limits, tally: Tally
+    spans: Iterator[_CsvSpan | Overlong], rows: CsvRows, limits: Limits, tally: Tally
 ) -> Iterator[Item]:
-    rows = _CsvRows(delimiter, limits)
+    """The rows after the header (read from the first record unless `rows` already has one)."""
     index, invalid, blank = tally.index, tally.invalid, tally.blank
     try:
         for span in spans:
@@ -222,10 +222,15 @@ def csv_rows(
         tally.index, tally.invalid, tally.blank = index, invalid, blank
 
 
-class _CsvRows:
-    """Turns CSV records into JSON objects keyed by the header, the way csv.DictReader does."""
+class CsvRows:
+    """Turns CSV records into JSON objects keyed by the header, the way csv.DictReader does.
 
-    def __init__(self, delimiter: str, limits: Limits) -> None:
+    `header`: the header's keys when decoding resumes after the header row (a continuation).
+    """
+
+    def __init__(
+        self, delimiter: str, limits: Limits, header: tuple[str, ...] | None = None
+    ) -> None:
         # The csv module refuses fields over 128 KiB by default, but a field may be as large
         # as a message. The limit is process-wide, so it is only ever raised.
         if csv.field_size_limit() < limits.record:
@@ -236,6 +241,23 @@ class _CsvRows:
         self._limits = limits
         self.keys: list[str] | None = None  # the header's keys, then the extra values' key
         self._width = 0
+        if header is not None:
+            self._use_keys(list(header))
+
+    @property
+    def delimiter(self) -> str:
+        """The field delimiter."""
+        return self._delimiter
+
+    @property
+    def header(self) -> tuple[str, ...] | None:
+        """The header's keys (without the extra values' key), once read."""
+        return tuple(self.keys[: self._width]) if self.keys is not None else None
+
+    def _use_keys(self, keys: list[str]) -> None:
+        self._width = len(keys)
+        keys.append(_unique(_EXTRA_KEY, set(keys), set()))
+        self.keys = keys
 
     def read_header(self, span: _CsvSpan | Overlong) -> bool:
         """Take the header from the first record; False if it is a blank line."""
@@ -256,10 +278,7 @@ class _CsvRows:
             raise ObjectRejected(f"the CSV header row at byte {start} is not CSV: {exc}") from exc
         if not names:
             return False
-        keys = csv_header_keys(names)
-        self._width = len(keys)
-        keys.append(_unique(_EXTRA_KEY, set(keys), set()))
-        self.keys = keys
+        self._use_keys(csv_header_keys(names))
         return True
 
     def item(self, index: int, start: int, data: bytes) -> Item | None:

@@ -13,10 +13,10 @@ import orjson
 
 from function.core.decoding.buffering import Accumulator, Limits, Tally, too_long
 from function.core.decoding.records import WHITESPACE, InvalidRecord, Item, Record
-from function.errors import ObjectRejected
+from function.errors import InvalidEvent, ObjectRejected
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterator
+    from collections.abc import Callable, Generator, Iterator
 
 
 _NON_WHITESPACE: Final = re.compile(rb"[^ \t\r\n]")
@@ -165,14 +165,41 @@ class _ElementScanner:
         return -1
 
 
-def json_document(cursor: Cursor, limits: Limits, tally: Tally) -> Iterator[Item]:
+def json_document(
+    cursor: Cursor, limits: Limits, tally: Tally, *, on_array: Callable[[], None]
+) -> Iterator[Item]:
+    """The records of a JSON document from its start: an array's elements, or the document.
+
+    `on_array` is called when the document turns out to be an array.
+    """
     if not cursor.skip_whitespace():
         return  # empty, or whitespace only: no records
     if cursor.buf[cursor.pos] == ord("["):
+        on_array()
         cursor.pos += 1
         yield from _json_array(cursor, limits, tally)
     else:
         yield from _json_value(cursor, limits, tally)
+
+
+def json_array_after_element(cursor: Cursor, limits: Limits, tally: Tally) -> Iterator[Item]:
+    """The rest of a top-level array, from just after an element (a continuation's offset).
+
+    What follows an element is whitespace and then `,` (more elements) or `]` (the end).
+    """
+    if not cursor.skip_whitespace():
+        raise ObjectRejected(
+            f"the JSON array is not closed: the object ends at byte {cursor.offset}; was the "
+            "upload interrupted?"
+        )
+    separator = cursor.buf[cursor.pos]
+    if separator not in (_COMMA, _CLOSE_ARRAY):
+        raise InvalidEvent(
+            f"the continuation resumes the JSON array at byte {cursor.offset}, which is not"
+            " just after an element"
+        )
+    cursor.pos += 1
+    yield from _json_array(cursor, limits, tally, closed=separator == _CLOSE_ARRAY)
 
 
 def _json_value(cursor: Cursor, limits: Limits, tally: Tally) -> Iterator[Item]:
@@ -188,13 +215,14 @@ def _json_value(cursor: Cursor, limits: Limits, tally: Tally) -> Iterator[Item]:
     yield item
 
 
-def _json_array(cursor: Cursor, limits: Limits, tally: Tally) -> Iterator[Item]:
+def _json_array(
+    cursor: Cursor, limits: Limits, tally: Tally, *, closed: bool = False
+) -> Iterator[Item]:
     index, invalid = tally.index, tally.invalid
     scanner = _ElementScanner()
     collected = Accumulator(limits)
-    closed = False
     try:
-        if cursor.skip_whitespace() and cursor.buf[cursor.pos] == _CLOSE_ARRAY:  # []
+        if not closed and cursor.skip_whitespace() and cursor.buf[cursor.pos] == _CLOSE_ARRAY:
             cursor.pos += 1
             closed = True
         while not closed:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from function.core.limits import HEADER_ROOM, OCI_MAX_MESSAGE_BYTES
 
@@ -33,6 +33,7 @@ class FormatSource(StrEnum):
     OBJECT_NAME = "object name"
     CONTENT_TYPE = "content type"
     CONTENT = "content"
+    RESUMED = "resumed"  # a continuation: the format the first segment chose
 
 
 @dataclass(slots=True)
@@ -102,3 +103,39 @@ class DecodeSummary:
 
 
 Item: TypeAlias = Record | InvalidRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """Where decoding starts when an object is published in segments (CONTRACT §4).
+
+    function.core.continuation carries it from one segment to the next.
+    """
+
+    record_format: RecordFormat
+    offset: int = 0  # a byte offset in the object, at a record boundary
+    skip: bool = False  # decode from the start, publish nothing before next_index
+    csv_header: tuple[str, ...] | None = None  # csv: the header row's keys, in order
+    csv_delimiter: str | None = None
+    in_array: bool = False  # json: the offset lies inside the top-level array
+    row_group: int | None = None  # parquet: the row group to start in
+    row: int | None = None  # parquet: the row in that row group; avro: in the block at offset
+
+    def to_json(self) -> dict[str, Any]:
+        """The `resume` object of a continuation body."""
+        document: dict[str, Any] = {"format": str(self.record_format)}
+        if self.skip:
+            document["skip"] = True
+            return document
+        document["offset"] = self.offset
+        if self.csv_header is not None:
+            document["header"] = list(self.csv_header)
+            document["delimiter"] = self.csv_delimiter
+        if self.in_array:
+            document["inArray"] = True
+        if self.row_group is not None:
+            document["rowGroup"] = self.row_group
+            del document["offset"]
+        if self.row is not None:
+            document["row"] = self.row
+        return document
