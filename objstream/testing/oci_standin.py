@@ -1,4 +1,4 @@
-"""A local, real-HTTP stand-in for OCI Object Storage and the Vault Secrets service.
+"""A local, real-HTTP stand-in for OCI Object Storage, the Vault Secrets service and Functions.
 
 `OciStandIn` is a ThreadingHTTPServer on 127.0.0.1 (ephemeral port) that the real `oci` SDK
 talks to through `OBJECT_STORAGE_ENDPOINT` / `VAULT_SECRETS_ENDPOINT`. It checks every
@@ -19,18 +19,30 @@ ETag, Content-Length, Content-Type, Content-Encoding, opc-request-id; `Range` (`
 `a-b`, `-n`) → 206; `If-Match` → 412; unknown bucket → 404 BucketNotFound, unknown object →
 404 ObjectNotFound. Objects come from bytes or from a file, which is streamed with sendfile.
 
+Object Storage listing: `GET /n` → the namespace (`namespace`); `GET /n/{namespace}/b/{bucket}/o`
+with `prefix`, `start`, `startAfter`, `end`, `limit`, `fields` → ListObjects' JSON, names in
+order, at most `list_page_size` a page, `nextStartWith` when there are more.
+
 Vault: `GET /20190301/secretbundles/{secretId}` → a secret bundle with BASE64 content;
 unknown → 404 NotAuthorizedOrNotFound.
 
-Faults are scripted per path (`fail_object`, `fail_secret`): each request takes the next one
-of the queue: an error status (with `retry-after`), a delay, a connection dropped after N body
-bytes (optionally after stalling). `requests`, `request_count`, `last_headers` show what came.
+Functions (objstream.testing.functions_standin): GetFunction and InvokeFunction (detached and
+sync) for functions registered with `register_function`, delivered to their fdk unix socket;
+`deliveries`, `wait_for_deliveries`. POST bodies must be signed (`x-content-sha256`,
+`content-length`, `content-type` in the signature, the digest matching the body), as OCI
+requires.
+
+Faults are scripted per path (`fail_object`, `fail_secret`, `fail_function`): each request
+takes the next one of the queue: an error status (with `retry-after`), a delay, a connection
+dropped after N body bytes (optionally after stalling). `requests`, `request_count`,
+`last_headers` show what came.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import email.utils
 import hashlib
 import json
@@ -44,11 +56,22 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, BinaryIO, Literal, Self
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from objstream.testing.functions_standin import (
+    APPLICATION,
+    Delivery,
+    FunctionsService,
+    canonical_path,
+    function_path,
+    invoke_path,
+    parse_functions_path,
+    sync_status,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -59,12 +82,17 @@ REGION = "us-ashburn-1"
 TENANCY = "ocid1.tenancy.oc1..aaaaaaaastandinstandinstandinstandinstandinstandinstandin"
 COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaastandinstandinstandinstandinstandinstandinstand"
 FUNCTION = "ocid1.fnfunc.oc1.iad.aaaaaaaastandinstandinstandinstandinstandinstandinstandinst"
+NAMESPACE = "axaxnpcrorw5"
 SECRETS_BASE = "/20190301/secretbundles/"
 CLOCK_SKEW_SECONDS = 300  # OCI refuses signatures dated more than five minutes off
 CHUNK_BYTES = 1024 * 1024
 REQUIRED_SIGNED_HEADERS = frozenset({"date", "(request-target)", "host"})
+# What OCI wants signed besides, for a request with a body.
+REQUIRED_BODY_HEADERS = frozenset({"x-content-sha256", "content-length", "content-type"})
+LIST_PAGE_SIZE = 1000  # ListObjects' own maximum
 
 _OBJECT_PATH = re.compile(r"/n/([^/]+)/b/([^/]+)/o/(.+)")
+_LIST_PATH = re.compile(r"/n/([^/]+)/b/([^/]+)/o/?")
 _SIGNATURE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _ERROR_CODES = {
@@ -254,7 +282,18 @@ class StoredObject:
     content_encoding: str | None
     data: bytes | None = None
     file: Path | None = None
-    last_modified: str = field(default_factory=lambda: email.utils.formatdate(usegmt=True))
+    modified: float = field(default_factory=time.time)  # seconds since the epoch
+
+    @property
+    def last_modified(self) -> str:
+        """The Last-Modified header."""
+        return email.utils.formatdate(self.modified, usegmt=True)
+
+    @property
+    def time_modified(self) -> str:
+        """ListObjects' `timeModified` (RFC 3339, milliseconds)."""
+        when = dt.datetime.fromtimestamp(self.modified, dt.UTC)
+        return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -270,10 +309,19 @@ class StoredSecret:
 
 
 class OciStandIn:
-    """Object Storage + Vault Secrets on 127.0.0.1, verifying OCI request signatures."""
+    """Object Storage, Vault Secrets and Functions on 127.0.0.1, verifying OCI signatures."""
 
-    def __init__(self, *, clock_skew_seconds: int = CLOCK_SKEW_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        clock_skew_seconds: int = CLOCK_SKEW_SECONDS,
+        namespace: str = NAMESPACE,
+        list_page_size: int = LIST_PAGE_SIZE,
+    ) -> None:
         self.clock_skew_seconds = clock_skew_seconds
+        self.namespace = namespace  # what GetNamespace answers
+        self.list_page_size = list_page_size
+        self._functions = FunctionsService()
         self._identity_key = _process_key("identity")
         self._lock = threading.Lock()
         self._api_keys: dict[str, rsa.RSAPublicKey] = {}
@@ -290,7 +338,8 @@ class OciStandIn:
 
     @property
     def url(self) -> str:
-        """The endpoint for OBJECT_STORAGE_ENDPOINT and VAULT_SECRETS_ENDPOINT."""
+        """The endpoint for OBJECT_STORAGE_ENDPOINT, VAULT_SECRETS_ENDPOINT, FUNCTIONS_ENDPOINT
+        and FUNCTION_INVOKE_ENDPOINT."""
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
@@ -306,7 +355,12 @@ class OciStandIn:
         return self
 
     def close(self) -> None:
-        """Stop serving, cut open connections, join every thread, close the socket."""
+        """Stop serving, cut open connections, join every thread, close the socket.
+
+        Detached deliveries under way finish first (a segment may still call the stand-in);
+        no new one starts.
+        """
+        self._functions.close()
         self._server.stopping.set()
         if self._thread is not None:
             self._server.shutdown()
@@ -466,6 +520,11 @@ class OciStandIn:
             self._objects[namespace, bucket, name] = stored
         return stored.etag
 
+    def set_modified(self, namespace: str, bucket: str, name: str, when: float) -> None:
+        """Set an object's Last-Modified/timeModified (seconds since the epoch)."""
+        with self._lock:
+            self._objects[namespace, bucket, name].modified = when
+
     def delete_object(self, namespace: str, bucket: str, name: str) -> None:
         """Remove an object (its bucket stays)."""
         with self._lock:
@@ -495,12 +554,55 @@ class OciStandIn:
         """Queue faults for the next requests for this secret, one per request."""
         self.add_faults(secret_path(secret_id), faults)
 
+    # Functions
+
+    def register_function(
+        self,
+        function_ocid: str,
+        socket_path: Path,
+        *,
+        detached_timeout_seconds: float = 3600,
+        timeout_seconds: float = 300,
+        compartment_id: str = COMPARTMENT,
+        application_id: str = APPLICATION,
+        display_name: str = "objstream",
+    ) -> None:
+        """Make `function_ocid` exist; its invocations go to the fdk socket `socket_path`."""
+        self._functions.register(
+            function_ocid,
+            socket_path,
+            detached_timeout_seconds=detached_timeout_seconds,
+            timeout_seconds=timeout_seconds,
+            compartment_id=compartment_id,
+            application_id=application_id,
+            display_name=display_name,
+        )
+
+    def fail_function(self, function_ocid: str, *faults: Fault, lookup: bool = False) -> None:
+        """Queue faults for the next invokes of the function (GetFunction with `lookup`)."""
+        path = function_path(function_ocid) if lookup else invoke_path(function_ocid)
+        self.add_faults(path, faults)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every invocation delivered to a function so far, in the order they finished."""
+        return self._functions.deliveries
+
+    def wait_for_deliveries(self, count: int, timeout: float = 60.0) -> list[Delivery]:
+        """Wait until `count` deliveries have finished; TimeoutError after `timeout` s."""
+        return self._functions.wait_for_deliveries(count, timeout)
+
     # faults and observations
 
     def add_faults(self, path: str, faults: Iterable[Fault]) -> None:
         """Queue faults for a decoded request path (see `object_path`, `secret_path`)."""
         with self._lock:
             self._faults.setdefault(path, deque()).extend(faults)
+
+    def clear_faults(self, path: str) -> None:
+        """Drop the faults still queued for `path`."""
+        with self._lock:
+            self._faults.pop(path, None)
 
     def pending_faults(self, path: str) -> int:
         """How many queued faults requests to `path` have not consumed yet."""
@@ -561,6 +663,18 @@ class OciStandIn:
             if (namespace, bucket) not in self._buckets:
                 return "no bucket"
             return self._objects.get((namespace, bucket, name))
+
+    def _list(self, namespace: str, bucket: str) -> list[tuple[str, StoredObject]] | None:
+        """A bucket's objects in name order (UTF-8 bytes, as Object Storage sorts), or None."""
+        with self._lock:
+            if (namespace, bucket) not in self._buckets:
+                return None
+            found = [
+                (name, stored)
+                for (ns, b, name), stored in self._objects.items()
+                if (ns, b) == (namespace, bucket)
+            ]
+        return sorted(found, key=lambda item: item[0].encode("utf-8", "surrogatepass"))
 
     def _lookup_secret(self, secret_id: str) -> StoredSecret | None:
         with self._lock:
@@ -676,7 +790,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._refuse_method()
 
     def do_POST(self) -> None:
-        self._refuse_method()
+        length = int(self.headers.get("content-length") or 0)
+        self._serve(head=False, body=self.rfile.read(length) if length else b"")
 
     def do_DELETE(self) -> None:
         self._refuse_method()
@@ -691,11 +806,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         self._error(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed", "the stand-in only reads")
 
-    def _serve(self, *, head: bool) -> None:
+    def _serve(self, *, head: bool, body: bytes | None = None) -> None:
         raw_path = self.path
-        path = unquote(urlsplit(raw_path).path)
+        path = canonical_path(unquote(urlsplit(raw_path).path))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        problem = self._authentication_problem(headers, raw_path)
+        problem = self._authentication_problem(headers, raw_path, body)
         self._standin._record(
             RecordedRequest(self.command, raw_path, path, headers, authenticated=problem is None)
         )
@@ -712,13 +827,32 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus(fault.status), code, f"injected {fault.status}", extra)
             return
         try:
-            self._route(urlsplit(raw_path).path, path, head=head, fault=fault)
+            if body is not None:
+                self._route_post(path, body)
+            else:
+                self._route(urlsplit(raw_path).path, path, head=head, fault=fault)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
 
+    def _route_post(self, path: str, body: bytes) -> None:
+        target = parse_functions_path(path)
+        if target is None or not target[1]:
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed", f"no POST on {path}")
+            return
+        self._invoke(target[0], body)
+
     def _route(self, encoded: str, path: str, *, head: bool, fault: Fault | None) -> None:
+        functions = parse_functions_path(path)
+        listing = _LIST_PATH.fullmatch(encoded)
         match = _OBJECT_PATH.fullmatch(encoded)
-        if match:
+        if functions is not None and not functions[1]:
+            self._get_function(functions[0], head=head)
+        elif path in {"/n", "/n/"}:
+            self._json(HTTPStatus.OK, self._standin.namespace, head=head)
+        elif listing:
+            namespace, bucket = (unquote(part) for part in listing.groups())
+            self._list_objects(namespace, bucket, head=head)
+        elif match:
             namespace, bucket, name = (unquote(part) for part in match.groups())
             self._object(namespace, bucket, name, head=head, fault=fault)
         elif path.startswith(SECRETS_BASE) and "/" not in path[len(SECRETS_BASE) :]:
@@ -728,13 +862,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     # authentication
 
-    def _authentication_problem(self, headers: Mapping[str, str], raw_path: str) -> str | None:
+    def _authentication_problem(
+        self, headers: Mapping[str, str], raw_path: str, body: bytes | None
+    ) -> str | None:
         """Why the request's OCI signature is not acceptable, or None if it is."""
         try:
             self._verify_signature(headers, raw_path)
+            if body is not None:
+                self._verify_body(headers, body)
         except _Unauthenticated as exc:
             return str(exc)
         return None
+
+    def _verify_body(self, headers: Mapping[str, str], body: bytes) -> None:
+        """A body's headers are signed and its digest is the body's (the signature covers it)."""
+        params = dict(_SIGNATURE_PARAM.findall(headers.get("authorization", "")))
+        missing = REQUIRED_BODY_HEADERS - set(params.get("headers", "").split())
+        if missing:
+            raise _Unauthenticated(f"the signature does not cover the body's {sorted(missing)}")
+        digest = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+        if headers.get("x-content-sha256") != digest:
+            raise _Unauthenticated("x-content-sha256 is not the body's SHA-256")
+        if headers.get("content-length") != str(len(body)):
+            raise _Unauthenticated("content-length is not the body's length")
 
     def _verify_signature(self, headers: Mapping[str, str], raw_path: str) -> None:
         authorization = headers.get("authorization", "")
@@ -880,16 +1030,85 @@ class _Handler(BaseHTTPRequestHandler):
         with stored.file.open("rb") as file:
             _send_file(self.connection, file, start, end - start)
 
+    def _list_objects(self, namespace: str, bucket: str, *, head: bool) -> None:
+        """ListObjects: names in order from `start`/after `startAfter`, one page at a time."""
+        query = {key: values[-1] for key, values in parse_qs(urlsplit(self.path).query).items()}
+        listed = self._standin._list(namespace, bucket)
+        if listed is None:
+            self._error(
+                HTTPStatus.NOT_FOUND,
+                "BucketNotFound",
+                f"Either the bucket named '{bucket}' does not exist in the namespace "
+                f"'{namespace}' or you are not authorized to access it",
+            )
+            return
+        prefix, start = query.get("prefix", ""), query.get("start")
+        after, end = query.get("startAfter"), query.get("end")
+        limit = min(int(query.get("limit", LIST_PAGE_SIZE)), self._standin.list_page_size)
+        fields = set(query.get("fields", "name").split(",")) | {"name"}
+        chosen = [
+            (name, stored)
+            for name, stored in listed
+            if name.startswith(prefix)
+            and (start is None or name >= start)
+            and (after is None or name > after)
+            and (end is None or name < end)
+        ]
+        page, rest = chosen[:limit], chosen[limit:]
+        document: dict[str, object] = {
+            "objects": [_summary(name, stored, fields) for name, stored in page],
+            "prefixes": [],
+        }
+        if rest:
+            document["nextStartWith"] = rest[0][0]
+        self._json(HTTPStatus.OK, document, head=head)
+
+    # Functions
+
+    def _get_function(self, function_ocid: str, *, head: bool) -> None:
+        function = self._standin._functions.lookup(function_ocid)
+        if function is None:
+            self._not_authorized_or_not_found()
+            return
+        self._json(HTTPStatus.OK, function.describe(self._standin.url), head=head)
+
+    def _invoke(self, function_ocid: str, body: bytes) -> None:
+        function = self._standin._functions.lookup(function_ocid)
+        if function is None:
+            self._not_authorized_or_not_found()
+            return
+        invoke_type = (self.headers.get("fn-invoke-type") or "sync").lower()
+        if invoke_type not in {"sync", "detached"}:
+            self._error(HTTPStatus.BAD_REQUEST, "InvalidParameter", "fn-invoke-type")
+            return
+        if invoke_type == "detached":
+            if not self._standin._functions.invoke_detached(function, body):
+                self._error(HTTPStatus.SERVICE_UNAVAILABLE, "ServiceUnavailable", "closing")
+                return
+            self._json(HTTPStatus.ACCEPTED, {})
+            return
+        delivery = self._standin._functions.invoke_sync(function, body)
+        self.send_response(sync_status(delivery))
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(delivery.reply)))
+        self.send_header("opc-request-id", _request_id())
+        self.send_header("fn-call-id", delivery.call_id)
+        self.end_headers()
+        self.wfile.write(delivery.reply)
+
+    def _not_authorized_or_not_found(self) -> None:
+        self._error(
+            HTTPStatus.NOT_FOUND,
+            "NotAuthorizedOrNotFound",
+            "Authorization failed or requested resource not found.",
+        )
+
     # Vault
 
     def _secret(self, secret_id: str, *, head: bool) -> None:
         secret = self._standin._lookup_secret(secret_id)
         if secret is None:
-            self._error(
-                HTTPStatus.NOT_FOUND,
-                "NotAuthorizedOrNotFound",
-                "Authorization failed or requested resource not found.",
-            )
+            self._not_authorized_or_not_found()
             return
         bundle = {
             "secretId": secret_id,
@@ -933,6 +1152,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
+
+
+def _summary(name: str, stored: StoredObject, fields: set[str]) -> dict[str, object]:
+    """An ObjectSummary with the fields asked for (`name` always)."""
+    every: dict[str, object] = {
+        "name": name,
+        "size": stored.size,
+        "etag": stored.etag,
+        "timeModified": stored.time_modified,
+        "timeCreated": stored.time_modified,
+        "md5": base64.b64encode(
+            hashlib.md5(stored.data or b"", usedforsecurity=False).digest()
+        ).decode("ascii"),
+        "storageTier": "Standard",
+        "archivalState": None,
+    }
+    return {key: value for key, value in every.items() if key in fields}
 
 
 def _send_file(connection: socket.socket, file: BinaryIO, offset: int, count: int) -> None:
