@@ -27,6 +27,7 @@ from function.core.continuation import (
     parse_continuation,
 )
 from function.core.decoding import DecodeOptions, InvalidRecord, Item, RecordDecoder
+from function.core.decoding.records import RecordFormat
 from function.core.events import MAX_EVENT_BYTES, parse_event
 from function.core.limits import HEADER_ROOM
 from function.core.messages import ObjectMessages
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 # How often (in records) the deadline is looked at; a clock read per record would cost more.
 _DEADLINE_EVERY = 256
 _SKIP_CHECK_EVERY = 4096
+# The longest stretch of records between two looks at the clock that _Pace lets stand.
+_LOOK_SECONDS = 0.25
 # Time kept for a hand-off once the queue is acknowledged: the checkpoint (settled) and the
 # Functions invoke call, besides DEADLINE_MARGIN_SECONDS already kept back.
 HANDOFF_SECONDS = 3.0
@@ -312,9 +315,12 @@ class _Segment:
         key_of = _record_key(settings, messages.key)
         on_invalid = _bad_record_policy(settings, messages, publisher, counts, self.control)
         time_to_stop = self._time_to_stop()
+        pace = _Pace()
         topic = settings.topic
         # The hot loop, once per record: everything it uses is bound to a local first.
-        send, headers_of, every = publisher.send, messages.record_headers, _DEADLINE_EVERY
+        send, headers_of = publisher.send, messages.record_headers
+        # Raw chunks are large (up to a message each): a look at the clock per chunk is cheap.
+        every = 1 if decoder.record_format is RecordFormat.RAW else _DEADLINE_EVERY
         sent = 0
         last_index, last_end = -1, 0
         try:
@@ -325,6 +331,7 @@ class _Segment:
                     if sent and time_to_stop():
                         return _Stop(last_index, last_end)
                     deadline.check("publishing records")
+                    every = pace.every(every)
                 last_index, last_end = index, item.end
                 if isinstance(item, InvalidRecord):
                     on_invalid(item)
@@ -444,6 +451,30 @@ class _Segment:
             self.segment.segment,
             extra={**detail, "call_id": self.call_id, "outcome": str(status)},
         )
+
+
+class _Pace:
+    """How many records between two looks at the clock: fewer when records are slow to send.
+
+    256 small records take milliseconds; 256 raw chunks, or records near the message limit
+    under a throughput quota, can take minutes. When the last stretch took longer than
+    _LOOK_SECONDS the interval halves (to one record at the least); it never grows back
+    within an object, whose records are alike.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+
+    def every(self, current: int) -> int:
+        """The interval to use from now on."""
+        now = time.monotonic()
+        took, self._last = now - self._last, now
+        while current > 1 and took > _LOOK_SECONDS:
+            current //= 2
+            took /= 2
+        return current
 
 
 def _after(items: Iterator[Item], first_index: int, deadline: Deadline) -> Iterator[Item]:

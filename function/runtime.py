@@ -119,9 +119,9 @@ class Runtime:
             and settings.function_ocid is None
         ):
             log.info(
-                    "CONTINUATION=detached, but no FUNCTION_OCID (nor FN_FN_ID): an object the"
-                    " deadline cuts short answers 502, as with CONTINUATION=off"
-                )
+                "CONTINUATION=detached, but no FUNCTION_OCID (nor FN_FN_ID): an object the"
+                " deadline cuts short answers 502, as with CONTINUATION=off"
+            )
         return cls(
             settings,
             reader=oci_reader if reader is None else lambda: reader,

@@ -106,9 +106,9 @@ def _single_pass(name: str, data: bytes) -> FakePublisher:
     return publisher
 
 
-# Looks at the clock a segment gets before it runs out of time: segments of ~1000 records,
-# and of 256 raw chunks (the clock is looked at every 256 records).
-PLENTY = {"raw": 1}
+# Looks at the clock a segment gets before it runs out of time: segments of ~1000 records
+# (the clock is looked at every 256 records), and of ~100 raw chunks (at every chunk).
+PLENTY = {"raw": 200}
 
 
 def _chain(name: str, data: bytes, plenty: int) -> tuple[FakePublisher, list[Any]]:
