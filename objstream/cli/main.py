@@ -1,6 +1,7 @@
 """`objstream`: run, feed and inspect the function from a workstation.
 
     objstream publish FILE...       local files through the function's pipeline, as uploads
+    objstream backfill --bucket B   objects already in a bucket, through the function or locally
     objstream invoke EVENT.json     the handler's logic on a saved OCI event (reads OCI)
     objstream serve                 the function served by fdk on a unix socket, as Fn does
     objstream call EVENT.json       POST an event to `objstream serve` (Fn's /call)
@@ -78,6 +79,43 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if stopped is not None:
         raise stopped
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Send a bucket's existing objects through the function (or locally); a table sums up."""
+    from objstream.cli.backfill import BackfillOptions, parse_since, run_backfill
+    from objstream.cli.publish import summary_table
+
+    env = cli_environment(args.env_file)
+    settings = load_settings(env)
+    options = BackfillOptions(
+        bucket=args.bucket,
+        namespace=args.namespace,
+        prefix=args.prefix,
+        since=parse_since(args.since) if args.since is not None else None,
+        after=args.after,
+        function_ocid=None if args.local else (args.function_ocid or settings.function_ocid),
+        local=args.local,
+        wait=args.wait,
+        wait_timeout=args.wait_timeout,
+        dry_run=args.dry_run,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+    )
+    console = make_console()
+    run = run_backfill(
+        settings, options, console, show_progress=console.is_terminal and not args.json
+    )
+    if args.json:
+        for result in run.results:
+            sys.stdout.write(orjson.dumps(result.to_json()).decode() + "\n")
+    else:
+        where = f"{run.namespace}/{options.bucket}"
+        console.print(summary_table(run.results, title=f"backfill {where}"))
+        for result in run.results:
+            if result.status not in run.done and result.reason:
+                console.print(f"{result.name}: {result.status}: {result.reason}", markup=False)
+    return EXIT_OK if run.ok else EXIT_FAILED
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -241,6 +279,51 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
 # -- the parser -------------------------------------------------------------------------------
 
 
+def _add_backfill_arguments(backfill: argparse.ArgumentParser) -> None:
+    backfill.add_argument("--bucket", required=True, help="the bucket to list")
+    backfill.add_argument("--namespace", help="object namespace (default: the tenancy's)")
+    backfill.add_argument("--prefix", default="", help="only object names starting with this")
+    backfill.add_argument(
+        "--since", metavar="T", help="only objects modified since T: RFC 3339, or 2h, 7d, …"
+    )
+    backfill.add_argument("--after", metavar="NAME", help="resume the listing after NAME")
+    via = backfill.add_mutually_exclusive_group()
+    via.add_argument(
+        "--function-ocid",
+        metavar="OCID",
+        help="the deployed function, invoked detached (default FUNCTION_OCID)",
+    )
+    via.add_argument(
+        "--local", action="store_true", help="publish through the local pipeline in this process"
+    )
+    backfill.add_argument(
+        "--wait", action="store_true", help="follow the stream until each object's marker"
+    )
+    backfill.add_argument(
+        "--wait-timeout",
+        type=_positive(float),
+        default=600.0,
+        metavar="SECONDS",
+        help="how long --wait waits for the markers (600)",
+    )
+    backfill.add_argument("--dry-run", action="store_true", help="list what would be sent")
+    backfill.add_argument(
+        "--concurrency",
+        type=_positive(int),
+        default=4,
+        metavar="N",
+        help="objects sent at a time (4)",
+    )
+    backfill.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=300.0,
+        metavar="SECONDS",
+        help="deadline per object (300)",
+    )
+    backfill.add_argument("--json", action="store_true", help="one JSON result per object")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `objstream` command line."""
 
@@ -302,6 +385,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     publish.add_argument("--json", action="store_true", help="one JSON result per file")
+
+    _add_backfill_arguments(
+        command(
+            "backfill",
+            cmd_backfill,
+            "send a bucket's existing objects through the function (or the local pipeline)",
+        )
+    )
 
     invoke = command("invoke", cmd_invoke, "run the handler's logic on a saved OCI event")
     invoke.add_argument("event", metavar="EVENT.json", help="the event body ('-' for stdin)")

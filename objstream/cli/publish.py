@@ -196,8 +196,8 @@ class _CountingPublisher(StreamPublisher):
             self.on_progress(self.sent)
 
 
-class _Display:
-    """The progress bar (terminal only)."""
+class ProgressDisplay:
+    """The progress bar (terminal only): bytes, messages, their rate (publish and backfill)."""
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
@@ -256,7 +256,7 @@ def publish_files(
     reader = _FileObjects(
         {(options.namespace, options.bucket, item.name): item.path for item in files}
     )
-    display = _Display(console) if show_progress else None
+    display = ProgressDisplay(console) if show_progress else None
     publishers: list[_CountingPublisher] = []
 
     def make_publisher(config: Mapping[str, str | bool]) -> StreamPublisher:
@@ -299,7 +299,7 @@ def _publish_one(
     invoker: InProcessInvoker,
     item: LocalObject,
     options: PublishOptions,
-    display: _Display | None,
+    display: ProgressDisplay | None,
 ) -> tuple[FileResult, Exception | None]:
     started = time.monotonic()
     try:
@@ -346,7 +346,13 @@ def _publish_one(
     )
 
 
-_STATUS_STYLES = {"published": "green", "skipped": "yellow"}
+_STATUS_STYLES = {
+    "published": "green",
+    "skipped": "yellow",
+    "sent": "cyan",  # backfill: handed to the deployed function
+    "continued": "cyan",
+    "would send": "dim",  # backfill --dry-run
+}
 
 
 def summary_table(results: Iterable[FileResult], *, title: str | None = None) -> Table:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import oci
 import pytest
+import requests
 
 from function.adapters.auth import OciSigning
 from function.adapters.functions import OciFunctionInvoker, make_function_invoker
@@ -382,3 +383,25 @@ def test_a_detached_event_reaches_the_broker_through_the_objstream_function(
         "objstream.object.published",
     ]
     assert [m.json()["id"] for m in messages[1:-1]] == ["1", "2", "3"]
+
+
+def test_a_body_changed_after_signing_is_refused_and_never_delivered(
+    standin: OciStandIn, echo: FdkServer, api_key_env: dict[str, str]
+) -> None:
+    _, signer = _signing(api_key_env)
+    request = requests.Request(
+        "POST",
+        f"{standin.url}/20181201/functions/{ECHO}/actions/invoke",
+        data=b'{"segment": 1}',
+        headers={"fn-invoke-type": "detached", "content-type": "application/json"},
+        auth=signer,
+    ).prepare()
+    request.body = b'{"segment": 9}'  # same length, another digest
+    rejected, before = standin.rejected, len(standin.deliveries)
+    with requests.Session() as session:
+        answer = session.send(request, timeout=5)
+    assert answer.status_code == 401
+    assert standin.rejected == rejected + 1
+    assert "x-content-sha256" in standin.rejections[-1]
+    time.sleep(0.2)
+    assert len(standin.deliveries) == before
