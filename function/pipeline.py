@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 
+from function import tracing
 from function.core.connect_values import ConnectEnvelope
 from function.core.decoding import DecodeOptions, InvalidRecord, RecordDecoder
 from function.core.events import parse_event
@@ -90,6 +91,7 @@ def publish(
 ) -> Outcome:
     """Read, decode and publish the object `event` is about."""
     where = {"namespace": event.namespace, "bucket": event.bucket, "object": event.object_name}
+    tracing.phase(tracing.READ)  # ops (issue #13): a span mark, a no-op unless tracing
     try:
         opened = reader.open(event, deadline)
     except ObjectSkipped as exc:
@@ -144,12 +146,14 @@ def _publish_object(
         first = messages.event_message()
         publisher.send(topic, control(first.value), messages.key, first.headers)
         counts = _Counts()
+        tracing.phase(tracing.DECODE)  # ops (issue #13): a span mark
         try:
             if decoder is not None:
                 _send_records(decoder, messages, settings, publisher, deadline, counts, envelope)
         except ObjectRejected as exc:
             rejection = exc.reason
         # Everything before the marker must be acknowledged before the marker is sent.
+        tracing.phase(tracing.PUBLISH)  # ops (issue #13): a span mark
         publisher.settle()
         # A marker sent at the deadline could be delivered after a 502 has already told the
         # caller to retry: once the deadline has come, no marker.
