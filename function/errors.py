@@ -13,6 +13,8 @@
     │   ├── PublishError           the broker failed, refused or did not acknowledge in time
     │   ├── HandOffError           the Functions invoke API did not take the continuation
     │   └── DeadlineExceeded       the invocation's deadline came before the work was done
+    ├── TelemetryError             metrics or spans could not be sent: logged once per
+    │                              container, never an invocation's outcome (best effort)
     └── WorkstationError           raised only by the workstation kit (objstream/), never in
         │                          the function: the CLI prints one line and exits non-zero
         ├── CliError               a command was called in a way that cannot work
@@ -84,6 +86,10 @@ class HandOffError(TransientError):
 
 class DeadlineExceeded(TransientError):
     """The invocation's deadline came before every message was acknowledged."""
+
+
+class TelemetryError(ObjstreamError):
+    """OCI Monitoring or the trace collector did not take an invocation's figures or spans."""
 
 
 class WorkstationError(ObjstreamError):

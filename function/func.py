@@ -4,6 +4,10 @@
 
 The configuration is read once per container; a missing or contradictory setting fails the
 invocation (502) with a message naming the key. Everything else is in function.pipeline.
+
+fdk sends every log record at DEBUG and up to stderr, that is to OCI Logging: the libraries'
+own debug chatter (the oci SDK, urllib3, …) is held back to warnings here, at import, without
+touching fdk's handler; objstream's own lines keep their levels.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from fdk import response
 
+from function import tracing
 from function.core.deadline import Deadline
 from function.core.events import MAX_EVENT_BYTES
-from function.errors import ConfigError, ObjstreamError
+from function.errors import ConfigError
 from function.runtime import Runtime
 from function.settings import Settings
 
@@ -25,6 +30,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+# Libraries whose DEBUG and INFO lines would otherwise reach OCI Logging on every invocation
+# (fdk sets the root logger to DEBUG): request lines, connection pools, signers, exporters.
+QUIET_LOGGERS = ("oci", "urllib3", "requests", "charset_normalizer", "opentelemetry", "asyncio")
+for _name in QUIET_LOGGERS:
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 # Read at most one byte more than an event may have: the parser then says it is too large,
 # and a huge body is never held in memory.
@@ -68,20 +79,28 @@ def handler(ctx: Any, data: Any = None) -> response.Response:
     body = _body_bytes(data)
     try:
         current = runtime()
-        deadline = Deadline.from_rfc3339(
-            ctx.Deadline(), margin=current.settings.deadline_margin_seconds
-        )
-        outcome = current.invoke(body, deadline, call_id=call_id)
     except ConfigError as exc:
         log.error("configuration error: %s", exc, extra={"call_id": call_id})  # noqa: TRY400 - the message is the whole story
         raise
-    except ObjstreamError as exc:
-        log.error(  # noqa: TRY400 - no traceback: the message says what to check
-            "invocation failed, to be retried: %s",
-            exc,
-            extra={"call_id": call_id, "error_type": type(exc).__name__},
-        )
+    deadline = Deadline.from_rfc3339(
+        ctx.Deadline(), margin=current.settings.deadline_margin_seconds
+    )
+    parent = tracing.TraceParent.from_fdk(ctx) if current.settings.sends_traces else None
+    trace: tracing.Trace | None = None
+    try:
+        # The runtime logs every outcome, a failure (which fdk answers with 502) included.
+        with tracing.recording(parent) as trace:
+            outcome = current.invoke(body, deadline, call_id=call_id)
+            if trace is not None:
+                trace.tags["outcome"] = str(outcome.status)
+    except Exception as exc:
+        if trace is not None:
+            trace.tags.update(outcome="failed", error_type=type(exc).__name__)
         raise
+    finally:
+        if trace is not None:
+            trace.tags["fn.call_id"] = str(call_id)
+            current.send_trace(trace, deadline, call_id=call_id)
     return response.Response(
         ctx,
         response_data=outcome.to_json().decode(),

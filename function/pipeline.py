@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 
+from function import tracing
 from function.core.connect_values import ConnectEnvelope
 from function.core.continuation import (
     Continuation,
@@ -146,6 +147,7 @@ def publish(
     where = {"namespace": event.namespace, "bucket": event.bucket, "object": event.object_name}
     resume = segment.resume
     start = resume.offset if resume is not None and not resume.skip else 0
+    tracing.phase(tracing.READ)  # ops (issue #13): a span mark, a no-op unless tracing
     try:
         opened = reader.open(event, deadline, start=start)
     except ObjectSkipped as exc:
@@ -243,12 +245,14 @@ class _Segment:
                 # The event once per chain: later segments go on where the first one stopped.
                 first = messages.event_message()
                 publisher.send(topic, self.control(first.value), messages.key, first.headers)
+            tracing.phase(tracing.DECODE)  # ops (issue #13): a span mark
             try:
                 if decoder is not None:
                     stop = self._send_records(decoder)
             except ObjectRejected as exc:
                 rejection = exc.reason
             # Everything before a marker or checkpoint is acknowledged before it is sent.
+            tracing.phase(tracing.PUBLISH)  # ops (issue #13): a span mark
             publisher.settle()
             # A marker sent at the deadline could be delivered after a 502 has already told the
             # caller to retry: once the deadline has come, no marker.

@@ -8,7 +8,9 @@ this module imports no I/O library.
 - `TokenSource.token()`: the SASL password (auth token), cached, refreshable;
 - `Publisher`: the stream;
 - `FunctionInvoker.invoke_detached(body, deadline)`: hands a continuation to the next
-  segment (OCI: the Functions invoke API, detached; the CLI: the same process).
+  segment (OCI: the Functions invoke API, detached; the CLI: the same process);
+- `MetricsSink.post(figures, deadline)`: an invocation's figures (OCI Monitoring), and
+  `SpanSink.send(trace, deadline)`: its spans (OCI APM), both best effort.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING, Protocol, Self
 if TYPE_CHECKING:
     from function.core.deadline import Deadline
     from function.core.events import ObjectEvent
+    from function.figures import InvocationFigures
+    from function.tracing import Trace
     from kafka_client.types import Headers
 
 # The body's buffer: big enough that per-read overhead vanishes, small enough to keep memory flat.
@@ -127,3 +131,23 @@ class FunctionInvoker(Protocol):
     """
 
     def invoke_detached(self, body: bytes, deadline: Deadline) -> None: ...
+
+
+class MetricsSink(Protocol):
+    """Where each invocation's figures go (OCI Monitoring: function.adapters.monitoring).
+
+    `post` sends them in one call and returns, or raises TelemetryError (or DeadlineExceeded)
+    without waiting past `deadline`; the runtime logs the first failure and carries on.
+    """
+
+    def post(self, figures: InvocationFigures, deadline: Deadline) -> None: ...
+
+
+class SpanSink(Protocol):
+    """Where an invocation's trace goes when tracing is on (function.adapters.zipkin).
+
+    `send` exports the trace's spans in one request, or raises TelemetryError without waiting
+    past `deadline`; the runtime logs the first failure and carries on.
+    """
+
+    def send(self, trace: Trace, deadline: Deadline) -> None: ...

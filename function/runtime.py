@@ -18,11 +18,13 @@ kafka_client's errors are turned into the function's own here, with what to chec
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import TYPE_CHECKING, TypeAlias
 
 from function import pipeline
+from function.core.deadline import Deadline
 from function.errors import (
     ConfigError,
     DeadlineExceeded,
@@ -30,6 +32,7 @@ from function.errors import (
     PublishError,
     TransientError,
 )
+from function.figures import figures_of
 from function.settings import ContinuationMode
 from kafka_client.config import producer_config
 from kafka_client.errors import (
@@ -42,10 +45,17 @@ from kafka_client.errors import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from function.core.deadline import Deadline
     from function.pipeline import Outcome
-    from function.ports import FunctionInvoker, ObjectReader, Publisher, TokenSource
+    from function.ports import (
+        FunctionInvoker,
+        MetricsSink,
+        ObjectReader,
+        Publisher,
+        SpanSink,
+        TokenSource,
+    )
     from function.settings import Settings
+    from function.tracing import Trace
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +65,10 @@ PublisherFactory: TypeAlias = "Callable[[Mapping[str, str | bool]], Publisher]"
 # attempt, at most _RETRY_MAX_SECONDS), as long as the deadline leaves time for it.
 _RETRY_FIRST_SECONDS = 1.0
 _RETRY_MAX_SECONDS = 30.0
+
+
+# A metrics post takes at most this long (and keeps half the deadline margin free).
+METRICS_BUDGET_SECONDS = 2.0
 
 
 def _stream_publisher(config: Mapping[str, str | bool]) -> Publisher:
@@ -74,6 +88,8 @@ class Runtime:
         tokens: Callable[[], TokenSource] | None,
         publisher_factory: PublisherFactory = _stream_publisher,
         invoker: Callable[[], FunctionInvoker | None] | None = None,
+        metrics: Callable[[], MetricsSink] | None = None,
+        spans: Callable[[], SpanSink] | None = None,
     ) -> None:
         self.settings = settings
         self._make_reader = reader
@@ -84,6 +100,11 @@ class Runtime:
         self._tokens: TokenSource | None = None
         self._publisher: Publisher | None = None
         self._invoker: FunctionInvoker | None = None
+        self._make_metrics = metrics
+        self._metrics: MetricsSink | None = None
+        self._make_spans = spans
+        self._spans: SpanSink | None = None
+        self._telemetry_failed: set[str] = set()  # only the first failure of each is logged
 
     @classmethod
     def for_oci(
@@ -122,12 +143,25 @@ class Runtime:
                 "CONTINUATION=detached, but no FUNCTION_OCID (nor FN_FN_ID): an object the"
                 " deadline cuts short answers 502, as with CONTINUATION=off"
             )
+
+        def oci_monitoring() -> MetricsSink:
+            from function.adapters.monitoring import OciMonitoring
+
+            return OciMonitoring.from_settings(settings, *signing())
+
+        def zipkin_spans() -> SpanSink:
+            from function.adapters.zipkin import ZipkinSpans
+
+            return ZipkinSpans(settings.trace_collector_url or "")
+
         return cls(
             settings,
             reader=oci_reader if reader is None else lambda: reader,
             tokens=lambda: token_source(settings, signing),
             publisher_factory=publisher_factory,
             invoker=oci_invoker if invoker is None else lambda: invoker,
+            metrics=oci_monitoring if settings.posts_metrics else None,
+            spans=zipkin_spans if settings.sends_traces else None,
         )
 
     # -- lazily built parts -----------------------------------------------------------------
@@ -181,7 +215,21 @@ class Runtime:
     # -- one invocation ---------------------------------------------------------------------
 
     def invoke(self, body: bytes, deadline: Deadline, *, call_id: str | None = None) -> Outcome:
-        """Process one invocation body; raises TransientError or ConfigError (→ 502)."""
+        """Process one invocation body; raises TransientError or ConfigError (→ 502).
+
+        Whatever it answers or raises, the outcome's figures go to the metrics sink (best
+        effort), and a failure gets its one log line (answers log theirs in the pipeline).
+        """
+        started = time.monotonic()
+        try:
+            outcome = self._invoke(body, deadline, call_id)
+        except Exception as exc:
+            self._report(body, None, exc, started=started, deadline=deadline, call_id=call_id)
+            raise
+        self._report(body, outcome, None, started=started, deadline=deadline, call_id=call_id)
+        return outcome
+
+    def _invoke(self, body: bytes, deadline: Deadline, call_id: str | None) -> Outcome:
         # Parse first: a malformed body or another kind of event is answered without touching
         # Vault, Object Storage or the broker (an outage there must not turn them into 502s).
         request = pipeline.parse(body, call_id=call_id)
@@ -271,6 +319,87 @@ class Runtime:
                 "error": str(failure),
             },
         )
+
+    # -- ops (issue #13): what _reports_figures does after each invocation -------------------
+
+    def _report(
+        self,
+        body: bytes,
+        outcome: Outcome | None,
+        error: Exception | None,
+        *,
+        started: float,
+        deadline: Deadline,
+        call_id: object,
+    ) -> None:
+        figures = figures_of(
+            body,
+            outcome,
+            duration_seconds=time.monotonic() - started,
+            now=dt.datetime.now(dt.UTC),
+        )
+        if error is not None:
+            # The one line of a failed invocation (the handler then answers 502).
+            log.error(
+                "failed %s: %s: %s",
+                figures.object_name or "(no object)",
+                type(error).__name__,
+                error,
+                extra={
+                    "call_id": call_id,
+                    "outcome": figures.outcome,
+                    "error_type": type(error).__name__,
+                    "bucket": figures.bucket,
+                    "object": figures.object_name,
+                    "segment": figures.segment,
+                    "durationMs": figures.duration_ms,
+                },
+            )
+        if self._make_metrics is not None:
+            make = self._make_metrics
+
+            def post() -> None:
+                if self._metrics is None:
+                    self._metrics = make()
+                self._metrics.post(figures, self._telemetry_budget(deadline))
+
+            self._best_effort("metrics not posted to OCI Monitoring", post, call_id)
+
+    def send_trace(self, trace: Trace, deadline: Deadline, *, call_id: object = None) -> None:
+        """Send an invocation's spans to the trace collector, best effort (never raises)."""
+        if self._make_spans is None:
+            return
+        make = self._make_spans
+
+        def send() -> None:
+            if self._spans is None:
+                self._spans = make()
+            self._spans.send(trace, self._telemetry_budget(deadline))
+
+        self._best_effort("spans not sent to the trace collector", send, call_id)
+
+    def _telemetry_budget(self, deadline: Deadline) -> Deadline:
+        """At most METRICS_BUDGET_SECONDS, and never into the second half of the margin."""
+        return Deadline(
+            min(
+                time.monotonic() + METRICS_BUDGET_SECONDS,
+                deadline.at + self.settings.deadline_margin_seconds / 2,
+            )
+        )
+
+    def _best_effort(self, what: str, action: Callable[[], None], call_id: object) -> None:
+        """Run `action`; a failure is logged the first time only and never raised (CONTRACT §1)."""
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - telemetry never changes an invocation's outcome
+            if what not in self._telemetry_failed:
+                self._telemetry_failed.add(what)
+                log.warning(
+                    "%s (logged once; the invocations go on): %s",
+                    what,
+                    exc,
+                    extra={"call_id": call_id, "error_type": type(exc).__name__},
+                )
 
     def _token_changed(self, deadline: Deadline) -> bool:
         if self._tokens is None:

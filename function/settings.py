@@ -156,11 +156,19 @@ class Settings:
     metrics_compartment_ocid: str | None = None
     monitoring_endpoint: str | None = None
     in_oci_functions: bool = False  # FN_FN_ID and a resource principal are present
+    # OCI Functions tracing (set by OCI when the application's tracing is on), for the spans
+    tracing_enabled: bool = False  # OCI_TRACING_ENABLED=1
+    trace_collector_url: str | None = None  # OCI_TRACE_COLLECTOR_URL: the APM collector (Zipkin)
 
     @property
     def continues(self) -> bool:
         """Whether an object the deadline cuts short is handed to a detached invocation."""
         return self.continuation is ContinuationMode.DETACHED and self.function_ocid is not None
+
+    @property
+    def sends_traces(self) -> bool:
+        """Whether OCI Functions tracing is on and there is a collector to send spans to."""
+        return self.tracing_enabled and bool(self.trace_collector_url)
 
     @property
     def posts_metrics(self) -> bool:
@@ -267,6 +275,8 @@ class Settings:
             in_oci_functions=bool(
                 reader.optional("FN_FN_ID") and reader.optional("OCI_RESOURCE_PRINCIPAL_VERSION")
             ),
+            tracing_enabled=reader.flag("OCI_TRACING_ENABLED", default=False),
+            trace_collector_url=reader.optional("OCI_TRACE_COLLECTOR_URL"),
         )
         settings.check()
         return settings

@@ -1,4 +1,4 @@
-"""A local, real-HTTP stand-in for OCI Object Storage, the Vault Secrets service and Functions.
+"""A local, real-HTTP stand-in for OCI Object Storage, Vault Secrets, Functions and Monitoring.
 
 `OciStandIn` is a ThreadingHTTPServer on 127.0.0.1 (ephemeral port) that the real `oci` SDK
 talks to through `OBJECT_STORAGE_ENDPOINT` / `VAULT_SECRETS_ENDPOINT`. It checks every
@@ -32,10 +32,17 @@ sync) for functions registered with `register_function`, delivered to their fdk 
 `content-length`, `content-type` in the signature, the digest matching the body), as OCI
 requires.
 
-Faults are scripted per path (`fail_object`, `fail_secret`, `fail_function`): each request
-takes the next one of the queue: an error status (with `retry-after`), a delay, a connection
-dropped after N body bytes (optionally after stalling). `requests`, `request_count`,
-`last_headers` show what came.
+Monitoring: `POST /20180401/metrics` (PostMetricData, MONITORING_ENDPOINT), whose signature
+must also cover the body (`content-length`, `content-type`, `x-content-sha256`, checked
+against the body), and which applies OCI's rules: the namespace matches `[a-z][a-z0-9_]*` and
+does not start with `oci_` or `oracle_`, at most 50 metric streams per call, 1 to 20
+dimensions with non-empty names and values, datapoints no older than 2 h and no more than
+10 min ahead; else 400 InvalidParameter. Accepted calls are kept: `metric_posts`.
+
+Faults are scripted per path (`fail_object`, `fail_secret`, `fail_function`, `fail_metrics`):
+each request takes the next one of the queue: an error status (with `retry-after`), a delay,
+a connection dropped after N body bytes (optionally after stalling). `requests`,
+`request_count`, `last_headers` show what came.
 """
 
 from __future__ import annotations
@@ -84,6 +91,12 @@ COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaastandinstandinstandinstandinstandi
 FUNCTION = "ocid1.fnfunc.oc1.iad.aaaaaaaastandinstandinstandinstandinstandinstandinstandinst"
 NAMESPACE = "axaxnpcrorw5"
 SECRETS_BASE = "/20190301/secretbundles/"
+METRICS_PATH = "/20180401/metrics"
+MAX_METRIC_STREAMS = 50  # per PostMetricData call
+MAX_DIMENSIONS = 20
+METRICS_MAX_AGE_SECONDS = 2 * 3600
+METRICS_MAX_AHEAD_SECONDS = 10 * 60
+_METRIC_NAMESPACE = re.compile(r"[a-z][a-z0-9_]*")
 CLOCK_SKEW_SECONDS = 300  # OCI refuses signatures dated more than five minutes off
 CHUNK_BYTES = 1024 * 1024
 REQUIRED_SIGNED_HEADERS = frozenset({"date", "(request-target)", "host"})
@@ -331,6 +344,7 @@ class OciStandIn:
         self._faults: dict[str, deque[Fault]] = {}
         self._requests: list[RecordedRequest] = []
         self._rejections: list[str] = []
+        self._metric_posts: list[list[dict[str, object]]] = []
         self._server = _Server(self)
         self._thread: threading.Thread | None = None
 
@@ -592,6 +606,22 @@ class OciStandIn:
         """Wait until `count` deliveries have finished; TimeoutError after `timeout` s."""
         return self._functions.wait_for_deliveries(count, timeout)
 
+    # Monitoring
+
+    @property
+    def metric_posts(self) -> list[list[dict[str, object]]]:
+        """The `metricData` of every accepted PostMetricData call, in order."""
+        with self._lock:
+            return [list(post) for post in self._metric_posts]
+
+    def fail_metrics(self, *faults: Fault) -> None:
+        """Queue faults for the next PostMetricData calls, one per call."""
+        self.add_faults(METRICS_PATH, faults)
+
+    def _keep_metrics(self, metric_data: list[dict[str, object]]) -> None:
+        with self._lock:
+            self._metric_posts.append(metric_data)
+
     # faults and observations
 
     def add_faults(self, path: str, faults: Iterable[Fault]) -> None:
@@ -835,11 +865,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _route_post(self, path: str, body: bytes) -> None:
+        if path == METRICS_PATH:
+            self._post_metrics(body)
+            return
         target = parse_functions_path(path)
         if target is None or not target[1]:
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed", f"no POST on {path}")
             return
         self._invoke(target[0], body)
+
+    def _post_metrics(self, body: bytes) -> None:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            self._error(HTTPStatus.BAD_REQUEST, "InvalidParameter", "the body is not JSON")
+            return
+        metric_data = document.get("metricData") if isinstance(document, dict) else None
+        problem = metric_data_problem(metric_data, time.time())
+        if problem is not None:
+            self._error(HTTPStatus.BAD_REQUEST, "InvalidParameter", problem)
+            return
+        assert isinstance(metric_data, list)
+        self._standin._keep_metrics(metric_data)
+        self._json(HTTPStatus.OK, {"failedMetricsCount": 0, "failedMetrics": []})
 
     def _route(self, encoded: str, path: str, *, head: bool, fault: Fault | None) -> None:
         functions = parse_functions_path(path)
@@ -1169,6 +1217,63 @@ def _summary(name: str, stored: StoredObject, fields: set[str]) -> dict[str, obj
         "archivalState": None,
     }
     return {key: value for key, value in every.items() if key in fields}
+
+
+def metric_data_problem(metric_data: object, now: float) -> str | None:
+    """Why OCI Monitoring would refuse a PostMetricData `metricData` list, or None."""
+    if not isinstance(metric_data, list) or not metric_data:
+        return "metricData must be a non-empty list"
+    if len(metric_data) > MAX_METRIC_STREAMS:
+        return f"{len(metric_data)} metric streams in one call; at most {MAX_METRIC_STREAMS}"
+    for stream in metric_data:
+        problem = (
+            _metric_stream_problem(stream, now) if isinstance(stream, dict) else "not an object"
+        )
+        if problem is not None:
+            name = stream.get("name") if isinstance(stream, dict) else None
+            return f"metric {name!r}: {problem}"
+    return None
+
+
+def _metric_stream_problem(stream: Mapping[str, object], now: float) -> str | None:  # noqa: PLR0911 - one answer per rule of the service
+    namespace = stream.get("namespace")
+    if not isinstance(namespace, str) or not _METRIC_NAMESPACE.fullmatch(namespace):
+        return f"namespace {namespace!r} must match ^[a-z][a-z0-9_]*$"
+    if namespace.startswith(("oci_", "oracle_")):
+        return f"namespace {namespace!r} starts with a reserved prefix (oci_, oracle_)"
+    compartment = stream.get("compartmentId")
+    if not isinstance(compartment, str) or not compartment.startswith("ocid1."):
+        return f"compartmentId {compartment!r} is not an OCID"
+    if not isinstance(stream.get("name"), str) or not stream.get("name"):
+        return "the name is empty"
+    dimensions = stream.get("dimensions")
+    if not isinstance(dimensions, dict) or not 1 <= len(dimensions) <= MAX_DIMENSIONS:
+        return f"1 to {MAX_DIMENSIONS} dimensions are required"
+    if not all(isinstance(v, str) and k and v for k, v in dimensions.items()):
+        return f"dimension names and values must be non-empty strings: {dimensions}"
+    datapoints = stream.get("datapoints")
+    if not isinstance(datapoints, list) or not datapoints:
+        return "datapoints must be a non-empty list"
+    for point in datapoints:
+        problem = _datapoint_problem(point, now)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _datapoint_problem(point: object, now: float) -> str | None:
+    if not isinstance(point, dict) or not isinstance(point.get("value"), int | float):
+        return f"datapoint {point!r} has no numeric value"
+    stamp = point.get("timestamp")
+    try:
+        when = dt.datetime.fromisoformat(str(stamp)).timestamp()
+    except ValueError:
+        return f"timestamp {stamp!r} is not RFC 3339"
+    if when < now - METRICS_MAX_AGE_SECONDS:
+        return f"timestamp {stamp} is more than 2 hours old"
+    if when > now + METRICS_MAX_AHEAD_SECONDS:
+        return f"timestamp {stamp} is more than 10 minutes ahead"
+    return None
 
 
 def _send_file(connection: socket.socket, file: BinaryIO, offset: int, count: int) -> None:

@@ -32,7 +32,16 @@ def test_the_image_installs_only_the_functions_runtime_requirements() -> None:
     lines = (ROOT / "function" / "requirements.txt").read_text().splitlines()
     names = {re.split(r"[<>=\[ ]", line)[0] for line in lines if line and line[0] != "#"}
 
-    assert names == {"confluent-kafka", "fdk", "oci", "orjson", "zstandard"}
+    # The OpenTelemetry pair sends traces to OCI APM (imported only when tracing is on).
+    assert names == {
+        "confluent-kafka",
+        "fdk",
+        "oci",
+        "opentelemetry-exporter-zipkin-json",
+        "opentelemetry-sdk",
+        "orjson",
+        "zstandard",
+    }
     assert "function/requirements.txt" in (ROOT / "Dockerfile").read_text()
 
 
