@@ -190,7 +190,6 @@ def test_through_the_function_each_object_is_segment_1_of_a_detached_chain(
     assert standin.rejected == 0, standin.rejections
 
 
-@pytest.mark.xfail(strict=True, reason="needs the lead's continuation pipeline")
 def test_through_the_function_small_objects_are_published_in_segment_1(
     env: dict[str, str],
     standin: OciStandIn,
