@@ -9,6 +9,7 @@ exactly one terminal marker, sent only after everything before it was acknowledg
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import orjson
 
 from function.core.connect_values import ConnectEnvelope
 from function.core.decoding import DecodeOptions, InvalidRecord, RecordDecoder
+from function.core.decoding.detect import needs_random_access
 from function.core.events import parse_event
 from function.core.limits import HEADER_ROOM
 from function.core.messages import ObjectMessages
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 
     from function.core.deadline import Deadline
     from function.core.events import ObjectEvent
-    from function.ports import ObjectBody, ObjectReader, Publisher
+    from function.ports import ObjectBody, ObjectReader, Publisher, RangedObject
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +92,12 @@ def publish(
 ) -> Outcome:
     """Read, decode and publish the object `event` is about."""
     where = {"namespace": event.namespace, "bucket": event.bucket, "object": event.object_name}
+    # formats (#14): an object that is Parquet by its settings or name is read by ranges only.
+    ranged_only = needs_random_access(settings.record_format, event.object_name)
     try:
-        opened = reader.open(event, deadline)
+        opened: ObjectBody | RangedObject = (
+            reader.open_ranged(event, deadline) if ranged_only else reader.open(event, deadline)
+        )
     except ObjectSkipped as exc:
         return _skipped(event, exc, where, call_id)
     except ObjectRejected as exc:
@@ -101,7 +107,9 @@ def publish(
         )
     try:
         with opened:
-            return _publish_object(event, opened, settings, publisher, deadline, call_id=call_id)
+            return _publish_object(
+                event, opened, settings, publisher, deadline, call_id=call_id, reader=reader
+            )
     except ObjectSkipped as exc:
         # Overwritten or deleted while being read (a resumed read's If-Match failed): what was
         # sent has no marker, and the newer version's own event publishes it.
@@ -120,22 +128,25 @@ def _skipped(
     return Outcome(OutcomeStatus.SKIPPED, {**where, "reason": exc.reason})
 
 
-def _publish_object(
+def _publish_object(  # noqa: PLR0917 - the invocation's parts
     event: ObjectEvent,
-    body: ObjectBody | None,
+    body: ObjectBody | RangedObject | None,
     settings: Settings,
     publisher: Publisher,
     deadline: Deadline,
     *,
     rejection: str | None = None,
     call_id: str | None = None,
+    reader: ObjectReader | None = None,
 ) -> Outcome:
     started = time.monotonic()
     messages = ObjectMessages(event)
     envelope = connect_envelope(settings)
     control = envelope.wrap_schemaless if envelope is not None else _as_is
     topic, dlq_topic = settings.topic, settings.dlq_topic
-    decoder = _decoder(body, event, settings) if body is not None else None
+    decoder = (
+        _decoder(body, event, settings, reader, deadline) if body is not None else None
+    )
     publisher.begin(deadline.at)
     try:
         publisher.ensure_topic(topic)
@@ -181,9 +192,24 @@ def _publish_object(
     return Outcome(status, detail)
 
 
-def _decoder(body: ObjectBody, event: ObjectEvent, settings: Settings) -> RecordDecoder:
+def _decoder(
+    body: ObjectBody | RangedObject,
+    event: ObjectEvent,
+    settings: Settings,
+    reader: ObjectReader | None,
+    deadline: Deadline,
+) -> RecordDecoder:
+    # formats (#14): Parquet is read by ranges. A body opened for ranges is the decoder's
+    # ranged source; a streamed body found to be Parquet (Content-Type, first bytes) makes the
+    # decoder open one then (and close it: it owns what it opened).
+    def open_ranged() -> RangedObject:
+        if reader is None:
+            raise ObjectRejected("this object cannot be read by ranges")
+        return reader.open_ranged(event, deadline)
+
+    streamed = isinstance(body, io.BufferedIOBase)
     return RecordDecoder(
-        body,
+        body if streamed else None,
         DecodeOptions(
             object_name=event.object_name,
             record_format=settings.record_format,
@@ -193,7 +219,9 @@ def _decoder(body: ObjectBody, event: ObjectEvent, settings: Settings) -> Record
             max_record_bytes=settings.max_message_bytes - HEADER_ROOM,
             max_object_bytes=settings.max_object_bytes,
             max_compression_ratio=settings.max_compression_ratio,
+            max_row_group_bytes=settings.max_row_group_bytes,
         ),
+        ranged=open_ranged if streamed else body,
     )
 
 
@@ -262,7 +290,8 @@ def _serializer(
     """The record value as decoded (the contract's values), or in a Kafka Connect envelope."""
     if envelope is None:
         return _value_as_is
-    to_connect = envelope.for_records(decoder.record_format)
+    # formats (#14): parquet and avro bring their own columns, which type the envelope.
+    to_connect = envelope.for_records(decoder.record_format, decoder.columns)
     record_id = messages.record_id
     return lambda value, index: to_connect(value, record_id(index))
 
