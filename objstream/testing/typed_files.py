@@ -60,7 +60,8 @@ def expected_json(value: Any, kind: pa.DataType) -> Any:  # noqa: C901, PLR0911,
             moment = value
         if kind.tz is not None:
             moment = moment.astimezone(UTC)
-        text = moment.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(sub, digits)
+        # RFC 3339 years have four digits (strftime does not pad them everywhere).
+        text = f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S") + _fraction(sub, digits)
         return text + ("Z" if kind.tz is not None else "")
     if types.is_struct(kind):
         return {

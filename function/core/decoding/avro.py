@@ -132,7 +132,8 @@ class AvroHeader:
                 )
                 metadata[key] = cursor.take(_length(cursor, start), "a metadata value")
         sync = cursor.take(SYNC_BYTES, "the sync marker")
-        return cls(_schema(metadata), _codec(metadata), sync, cursor.offset - start)
+        codec = _codec(metadata)
+        return cls(_schema(metadata), codec, sync, cursor.offset - start)
 
     @classmethod
     def parse(cls, head: bytes) -> AvroHeader:
