@@ -9,7 +9,6 @@ exactly one terminal marker, sent only after everything before it was acknowledg
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from function.errors import (
     ObjectRejected,
     ObjectSkipped,
 )
+from function.ports import RangedObject
 from function.settings import BadRecordPolicy, KeyMode, Settings, ValueFormat
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from function.core.deadline import Deadline
     from function.core.events import ObjectEvent
-    from function.ports import ObjectBody, ObjectReader, Publisher, RangedObject
+    from function.ports import ObjectBody, ObjectReader, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _skipped(
     return Outcome(OutcomeStatus.SKIPPED, {**where, "reason": exc.reason})
 
 
-def _publish_object(  # noqa: PLR0917 - the invocation's parts
+def _publish_object(
     event: ObjectEvent,
     body: ObjectBody | RangedObject | None,
     settings: Settings,
@@ -144,9 +144,7 @@ def _publish_object(  # noqa: PLR0917 - the invocation's parts
     envelope = connect_envelope(settings)
     control = envelope.wrap_schemaless if envelope is not None else _as_is
     topic, dlq_topic = settings.topic, settings.dlq_topic
-    decoder = (
-        _decoder(body, event, settings, reader, deadline) if body is not None else None
-    )
+    decoder = _decoder(body, event, settings, reader, deadline) if body is not None else None
     publisher.begin(deadline.at)
     try:
         publisher.ensure_topic(topic)
@@ -207,9 +205,14 @@ def _decoder(
             raise ObjectRejected("this object cannot be read by ranges")
         return reader.open_ranged(event, deadline)
 
-    streamed = isinstance(body, io.BufferedIOBase)
+    stream: ObjectBody | None = None
+    ranged: RangedObject | Callable[[], RangedObject] = open_ranged
+    if isinstance(body, RangedObject):
+        ranged = body
+    else:
+        stream = body
     return RecordDecoder(
-        body if streamed else None,
+        stream,
         DecodeOptions(
             object_name=event.object_name,
             record_format=settings.record_format,
@@ -221,7 +224,7 @@ def _decoder(
             max_compression_ratio=settings.max_compression_ratio,
             max_row_group_bytes=settings.max_row_group_bytes,
         ),
-        ranged=open_ranged if streamed else body,
+        ranged=ranged,
     )
 
 

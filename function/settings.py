@@ -251,9 +251,7 @@ class Settings:
             ),
             max_object_bytes=reader.integer("MAX_OBJECT_BYTES", 10 * 1024**3, low=1),
             max_compression_ratio=reader.integer("MAX_COMPRESSION_RATIO", 200, low=1),
-            max_row_group_bytes=reader.integer(
-                "MAX_ROW_GROUP_BYTES", 256 * 1024**2, low=64 * 1024
-            ),
+            max_row_group_bytes=reader.integer("MAX_ROW_GROUP_BYTES", 256 * 1024**2, low=64 * 1024),
             deadline_margin_seconds=reader.number("DEADLINE_MARGIN_SECONDS", 5.0, low=0.0),
             continuation=reader.choice("CONTINUATION", ContinuationMode, ContinuationMode.DETACHED),
             function_ocid=reader.optional("FUNCTION_OCID") or reader.optional("FN_FN_ID"),

@@ -186,9 +186,10 @@ class OciObjectReader:
         while received < length:
             first, last = start + received, start + length - 1
             response = self.get(event, deadline, if_match=etag, start=first, end=last)
-            if response.status != HTTPStatus.PARTIAL_CONTENT or _range_start(
-                response.headers.get("content-range")
-            ) != first:
+            if (
+                response.status != HTTPStatus.PARTIAL_CONTENT
+                or _range_start(response.headers.get("content-range")) != first
+            ):
                 response.data.close()
                 raise ObjectStorageError(
                     f"cannot read bytes {first}-{last} of {event.resource_id}: Object Storage "

@@ -89,9 +89,7 @@ class FakeReader:
         self.opened.append(event.object_name)
         if self.error is not None:
             raise self.error
-        ranged = RangedObject.from_bytes(
-            self.data, etag=event.etag, content_type=self.content_type
-        )
+        ranged = RangedObject.from_bytes(self.data, etag=event.etag, content_type=self.content_type)
         self.ranged.append(ranged)
         return ranged
 

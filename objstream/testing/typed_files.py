@@ -56,7 +56,9 @@ def expected_json(value: Any, kind: pa.DataType) -> Any:  # noqa: C901, PLR0911,
             sub = value.microsecond * 1000 + value.nanosecond
             moment = value.to_pydatetime(warn=False)
         else:
-            sub = value.microsecond // 10 ** (6 - digits) if digits <= 6 else value.microsecond * 1000  # noqa: PLR2004
+            sub = (
+                value.microsecond // 10 ** (6 - digits) if digits <= 6 else value.microsecond * 1000
+            )
             moment = value
         if kind.tz is not None:
             moment = moment.astimezone(UTC)
@@ -69,7 +71,9 @@ def expected_json(value: Any, kind: pa.DataType) -> Any:  # noqa: C901, PLR0911,
             for i in range(kind.num_fields)
         }
     if types.is_map(kind):
-        pairs = [(expected_json(k, kind.key_type), expected_json(v, kind.item_type)) for k, v in value]
+        pairs = [
+            (expected_json(k, kind.key_type), expected_json(v, kind.item_type)) for k, v in value
+        ]
         if types.is_string(kind.key_type) or types.is_large_string(kind.key_type):
             return dict(pairs)
         return [list(pair) for pair in pairs]
@@ -90,7 +94,7 @@ def expected_rows(data: bytes) -> list[dict[str, Any]]:
 
 def sample_table(rows: int = 300) -> pa.Table:
     """Every type family, nested, nulls in every column, NaN and infinities."""
-    base = dt.datetime(2024, 2, 29, 23, 59, 58, 123456)
+    base = dt.datetime(2024, 2, 29, 23, 59, 58, 123456)  # noqa: DTZ001 - naive timestamps too
     ints = [None if i % 7 == 3 else (i * 7919 % 1_000_003) * (-1) ** i * 2**40 for i in range(rows)]
     floats = [
         None if i % 11 == 5 else [math.nan, math.inf, -math.inf, 0.1 * i, -0.0][i % 5]
@@ -105,43 +109,91 @@ def sample_table(rows: int = 300) -> pa.Table:
             "ratio": pa.array(floats, pa.float64()),
             "single": pa.array([None if i % 4 == 0 else i / 3 for i in range(rows)], pa.float32()),
             "flag": pa.array([None if i % 3 == 0 else i % 2 == 0 for i in range(rows)]),
-            "name": pa.array([None if i % 6 == 0 else f"Zoë \"{i}\", 李雷 🚀" for i in range(rows)]),
-            "category": pa.array([["red", "green", None][i % 3] for i in range(rows)]).dictionary_encode(),
-            "blob": pa.array([None if i % 8 == 0 else bytes([i % 256]) * (i % 5) for i in range(rows)]),
+            "name": pa.array([None if i % 6 == 0 else f'Zoë "{i}", 李雷 🚀' for i in range(rows)]),
+            "category": pa.array(
+                [["red", "green", None][i % 3] for i in range(rows)]
+            ).dictionary_encode(),
+            "blob": pa.array(
+                [None if i % 8 == 0 else bytes([i % 256]) * (i % 5) for i in range(rows)]
+            ),
             "code": pa.array([bytes([i % 256, 1, 2]) for i in range(rows)], pa.binary(3)),
             "price": pa.array(
-                [None if i % 9 == 0 else decimal.Decimal(i * 1001 - 50000).scaleb(-2) for i in range(rows)],
+                [
+                    None if i % 9 == 0 else decimal.Decimal(i * 1001 - 50000).scaleb(-2)
+                    for i in range(rows)
+                ],
                 pa.decimal128(12, 2),
             ),
             "huge": pa.array(
-                [decimal.Decimal("12345678901234567890.123456789") * (i - rows // 2) for i in range(rows)],
+                [
+                    decimal.Decimal("12345678901234567890.123456789") * (i - rows // 2)
+                    for i in range(rows)
+                ],
                 pa.decimal128(38, 9),
             ),
-            "day": pa.array([None if i % 10 == 0 else dt.date(1900 + i % 200, 1 + i % 12, 1 + i % 28) for i in range(rows)]),
+            "day": pa.array(
+                [
+                    None if i % 10 == 0 else dt.date(1900 + i % 200, 1 + i % 12, 1 + i % 28)
+                    for i in range(rows)
+                ]
+            ),
             "at": pa.array(
-                [None if i % 13 == 0 else base + dt.timedelta(hours=i, microseconds=i) for i in range(rows)],
+                [
+                    None if i % 13 == 0 else base + dt.timedelta(hours=i, microseconds=i)
+                    for i in range(rows)
+                ],
                 pa.timestamp("us", "Europe/Paris"),
             ),
             "at_utc_ms": pa.array(
-                [base.replace(tzinfo=UTC) - dt.timedelta(days=(i % 1500) * 400) for i in range(rows)],
+                [
+                    base.replace(tzinfo=UTC) - dt.timedelta(days=(i % 1500) * 400)
+                    for i in range(rows)
+                ],
                 pa.timestamp("ms", "UTC"),
             ),
-            "local": pa.array([base + dt.timedelta(seconds=i) for i in range(rows)], pa.timestamp("us")),
-            "local_ns": pa.array([1_700_000_000_123_456_789 + i for i in range(rows)], pa.timestamp("ns")),
+            "local": pa.array(
+                [base + dt.timedelta(seconds=i) for i in range(rows)], pa.timestamp("us")
+            ),
+            "local_ns": pa.array(
+                [1_700_000_000_123_456_789 + i for i in range(rows)], pa.timestamp("ns")
+            ),
             "tags": pa.array(
-                [None if i % 4 == 1 else [f"t{j}" if j % 3 else None for j in range(i % 4)] for i in range(rows)],
+                [
+                    None if i % 4 == 1 else [f"t{j}" if j % 3 else None for j in range(i % 4)]
+                    for i in range(rows)
+                ],
                 pa.list_(pa.string()),
             ),
             "point": pa.array(
-                [None if i % 5 == 2 else {"x": i, "y": None if i % 2 else -i / 2, "label": {"text": str(i)}} for i in range(rows)],
-                pa.struct([("x", pa.int32()), ("y", pa.float64()), ("label", pa.struct([("text", pa.string())]))]),
+                [
+                    None
+                    if i % 5 == 2
+                    else {"x": i, "y": None if i % 2 else -i / 2, "label": {"text": str(i)}}
+                    for i in range(rows)
+                ],
+                pa.struct(
+                    [
+                        ("x", pa.int32()),
+                        ("y", pa.float64()),
+                        ("label", pa.struct([("text", pa.string())])),
+                    ]
+                ),
             ),
             "attrs": pa.array(
-                [None if i % 6 == 4 else [(f"k{j}", None if j == 1 else float(j)) for j in range(i % 3)] for i in range(rows)],
+                [
+                    None
+                    if i % 6 == 4
+                    else [(f"k{j}", None if j == 1 else float(j)) for j in range(i % 3)]
+                    for i in range(rows)
+                ],
                 pa.map_(pa.string(), pa.float64()),
             ),
-            "by_id": pa.array([[(i, "a"), (i + 1, None)] for i in range(rows)], pa.map_(pa.int64(), pa.string())),
-            "matrix": pa.array([[[i, None], []] for i in range(rows)], pa.list_(pa.list_(pa.int16()))),
+            "by_id": pa.array(
+                [[(i, "a"), (i + 1, None)] for i in range(rows)], pa.map_(pa.int64(), pa.string())
+            ),
+            "matrix": pa.array(
+                [[[i, None], []] for i in range(rows)], pa.list_(pa.list_(pa.int16()))
+            ),
         }
     )
 

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from function.core.deadline import Deadline
-from function.ports import ObjectBody
+from function.ports import ObjectBody, RangedObject
 from function.runtime import Runtime
 from function.settings import Settings
 from objstream.testing.connect import ConnectWorker, load_example, running_connect
@@ -70,6 +70,10 @@ class OneObject:
     def open(self, event: ObjectEvent, deadline: Deadline) -> ObjectBody:
         """The object's bytes, as Object Storage would stream them."""
         return ObjectBody.from_bytes(self.data, etag=self.etag, content_type="text/csv")
+
+    def open_ranged(self, event: ObjectEvent, deadline: Deadline) -> RangedObject:
+        """The object's bytes, read by ranges (Parquet)."""
+        return RangedObject.from_bytes(self.data, etag=self.etag)
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,16 @@ def test_the_image_installs_only_the_functions_runtime_requirements() -> None:
     names = {re.split(r"[<>=\[ ]", line)[0] for line in lines if line and line[0] != "#"}
 
     # pyarrow (Parquet, imported lazily), fastavro and cramjam (Avro and its snappy codec): #14
-    assert names == {"confluent-kafka", "fdk", "oci", "orjson", "zstandard", "pyarrow", "fastavro", "cramjam"}
+    assert names == {
+        "confluent-kafka",
+        "fdk",
+        "oci",
+        "orjson",
+        "zstandard",
+        "pyarrow",
+        "fastavro",
+        "cramjam",
+    }
     assert "function/requirements.txt" in (ROOT / "Dockerfile").read_text()
 
 

@@ -20,7 +20,9 @@ from function.settings import Settings
 from objstream.testing.fakes import FakePublisher, FakeReader, invoke
 from objstream.testing.typed_files import expected_rows, parquet_bytes, sample_table
 
-EVENT = json.loads((Path(__file__).resolve().parents[1] / "events" / "createobject.json").read_bytes())
+EVENT = json.loads(
+    (Path(__file__).resolve().parents[1] / "events" / "createobject.json").read_bytes()
+)
 
 
 def event_for(name: str) -> bytes:
@@ -89,7 +91,9 @@ def test_connect_json_types_parquet_columns_from_the_files_schema() -> None:
             "raw": pa.array([b"\x01\x02"]),
             "price": pa.array([decimal.Decimal("-12.50")], pa.decimal128(10, 2)),
             "day": pa.array([dt.date(1970, 1, 11)]),
-            "at": pa.array([dt.datetime(1970, 1, 1, 0, 0, 1, 500000, tzinfo=dt.UTC)], pa.timestamp("us", "UTC")),
+            "at": pa.array(
+                [dt.datetime(1970, 1, 1, 0, 0, 1, 500000, tzinfo=dt.UTC)], pa.timestamp("us", "UTC")
+            ),
             "tags": pa.array([["a"]]),
             "point": pa.array([{"x": 1}]),
             "attrs": pa.array([[("k", 2)]], pa.map_(pa.string(), pa.int64())),
@@ -108,9 +112,17 @@ def test_connect_json_types_parquet_columns_from_the_files_schema() -> None:
     assert fields["raw"]["type"] == "bytes"
     assert fields["price"]["name"] == "org.apache.kafka.connect.data.Decimal"
     assert fields["price"]["parameters"] == {"scale": "2"}
-    assert (fields["day"]["type"], fields["day"]["name"]) == ("int32", "org.apache.kafka.connect.data.Date")
+    assert (fields["day"]["type"], fields["day"]["name"]) == (
+        "int32",
+        "org.apache.kafka.connect.data.Date",
+    )
     assert fields["at"]["name"] == "org.apache.kafka.connect.data.Timestamp"
-    assert fields["tags"] == {"field": "tags", "type": "array", "optional": True, "items": {"type": "string", "optional": True}}
+    assert fields["tags"] == {
+        "field": "tags",
+        "type": "array",
+        "optional": True,
+        "items": {"type": "string", "optional": True},
+    }
     assert fields["point"]["type"] == "struct"
     assert fields["attrs"]["type"] == "map"
     payload = envelope["payload"]
@@ -121,12 +133,18 @@ def test_connect_json_types_parquet_columns_from_the_files_schema() -> None:
 
 def test_an_avro_object_is_streamed_and_published_row_by_row() -> None:
     schema = fastavro.parse_schema(
-        {"type": "record", "name": "r", "fields": [{"name": "n", "type": "long"}, {"name": "f", "type": "double"}]}
+        {
+            "type": "record",
+            "name": "r",
+            "fields": [{"name": "n", "type": "long"}, {"name": "f", "type": "double"}],
+        }
     )
     buffer = io.BytesIO()
     fastavro.writer(buffer, schema, [{"n": i, "f": i / 2} for i in range(100)], codec="deflate")
     answer, publisher = run("a/b.avro", FakeReader(buffer.getvalue()), VALUE_FORMAT="connect-json")
     assert (answer["status"], answer["format"], answer["records"]) == ("published", "avro", 100)
-    first = orjson.loads(next(m for m in publisher.sent if m.type == "objstream.record").value or b"")
+    first = orjson.loads(
+        next(m for m in publisher.sent if m.type == "objstream.record").value or b""
+    )
     assert first["payload"]["n"] == 0
     assert [f["type"] for f in first["schema"]["fields"]] == ["string", "int64", "double"]

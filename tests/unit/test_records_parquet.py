@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from function.core.continuation import ResumePoint
 from function.core.decoding import DecodeOptions, InvalidRecord, RecordDecoder
 from function.core.decoding.records import FormatSource, RecordFormat
-from function.core.continuation import ResumePoint
 from function.errors import ObjectRejected
 from function.ports import ObjectBody, RangedObject
 from objstream.testing.decoding import decode_ranged, records
@@ -59,13 +59,19 @@ def test_the_mapping_table_of_the_readme_value_by_value() -> None:
             "b": pa.array([b"\xff\x00"]),
             "d": pa.array([decimal.Decimal("-0.50")], pa.decimal128(5, 2)),
             "day": pa.array([dt.date(2024, 2, 29)]),
-            "zoned": pa.array([dt.datetime(2024, 1, 1, 1, 0, tzinfo=dt.UTC)], pa.timestamp("s", "+01:00")),
-            "naive": pa.array([dt.datetime(2024, 1, 1, 1, 0, 0, 5000)], pa.timestamp("ms")),
+            "zoned": pa.array(
+                [dt.datetime(2024, 1, 1, 1, 0, tzinfo=dt.UTC)], pa.timestamp("s", "+01:00")
+            ),
+            "naive": pa.array(
+                [dt.datetime(2024, 1, 1, 1, 0, 0, 5000)],  # noqa: DTZ001 - naive on purpose
+                pa.timestamp("ms"),
+            ),
             "m": pa.array([[(1, "x")]], pa.map_(pa.int8(), pa.string())),
             "none": pa.array([None], pa.null()),
         }
     )
-    (item,), _, _ = decode_ranged(parquet_bytes(table), DecodeOptions("x.parquet"))
+    items, _, _ = decode_ranged(parquet_bytes(table), DecodeOptions("x.parquet"))
+    (item,) = records(items)
     assert orjson.loads(item.value) == {
         "n": 9223372036854775807,
         "nan": "NaN",
@@ -98,7 +104,7 @@ def test_files_written_by_duckdb_decode_as_duckdb_reads_them(tmp_path: object) -
     assert [orjson.loads(record.value) for record in records(items)] == expected_rows(data)
     assert summary.records == 5000
     # DuckDB's own reading agrees on the values that have one text form.
-    first = orjson.loads(items[1].value)
+    first = orjson.loads(records(items)[1].value)
     assert (first["id"], first["label"], first["day"], first["at"]) == (
         1,
         "row 1",
@@ -173,7 +179,7 @@ def test_decoding_starts_at_a_resume_point_and_reports_the_one_after_each_row() 
         rest.append(item)
         positions.append(decoder.position_after_last())
     assert [item.index for item in rest] == list(range(85, 300))
-    assert [item.value for item in rest] == [item.value for item in whole[85:]]
+    assert [item.value for item in records(rest)] == [item.value for item in records(whole[85:])]
     assert positions[0] == ResumePoint(RecordFormat.PARQUET, row_group=2, row=6)
     assert positions[34] == ResumePoint(RecordFormat.PARQUET, row_group=3, row=0)
     assert positions[-1] == ResumePoint(RecordFormat.PARQUET, row_group=8, row=0)
@@ -220,13 +226,21 @@ def corrupt_pages(data: bytes) -> bytes:
     [
         (truncated, "does not end with PAR1"),
         (lambda data: data[:-1], "does not end with PAR1"),
-        (lambda data: b"PAR1PAR1", "too short"),
-        (lambda data: b"PAR1" + b"\0" * 4 + b"PAR1", "corrupt Parquet footer"),
+        (lambda _data: b"PAR1PAR1", "too short"),
+        (lambda _data: b"PAR1" + b"\0" * 4 + b"PAR1", "corrupt Parquet footer"),
         (huge_footer, "claims 2147483648 bytes"),
         (corrupt_footer, "corrupt Parquet footer"),
         (corrupt_pages, "corrupt Parquet data in row group 0"),
     ],
-    ids=["truncated", "last-byte-cut", "too-short", "empty-footer", "footer-longer-than-file", "footer-garbage", "pages-garbage"],
+    ids=[
+        "truncated",
+        "last-byte-cut",
+        "too-short",
+        "empty-footer",
+        "footer-longer-than-file",
+        "footer-garbage",
+        "pages-garbage",
+    ],
 )
 def test_broken_files_reject_the_object_with_the_reason(mangle: object, reason: str) -> None:
     data = parquet_bytes(TABLE, compression="none")
@@ -261,7 +275,9 @@ def test_a_footer_declaring_a_huge_row_count_is_rejected_with_memory_bounded() -
     table = pa.table({"n": pa.nulls(rows, pa.int64())})
     data = parquet_bytes(table, compression="zstd", row_group_size=rows)
     decoder = RecordDecoder(
-        None, DecodeOptions("nulls.parquet", max_row_group_bytes=1024**2), ranged=RangedObject.from_bytes(data)
+        None,
+        DecodeOptions("nulls.parquet", max_row_group_bytes=1024**2),
+        ranged=RangedObject.from_bytes(data),
     )
     with pytest.raises(ObjectRejected, match="3000017 rows"):
         list(decoder)

@@ -25,6 +25,7 @@ apart: `AvroHeader.parse`), skipping `row` rows of that block.
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import io
 import lzma
 import struct
@@ -117,7 +118,9 @@ class AvroHeader:
     def read(cls, cursor: _Cursor) -> AvroHeader:
         start = cursor.offset
         if cursor.take(len(MAGIC), "the header") != MAGIC:
-            raise ObjectRejected("not an Avro object container file: it does not start with Obj\\x01")
+            raise ObjectRejected(
+                "not an Avro object container file: it does not start with Obj\\x01"
+            )
         metadata: dict[str, bytes] = {}
         while True:
             count = cursor.long("the header's metadata")
@@ -276,7 +279,7 @@ def _decompress(codec: str, data: bytes, limit: int, where: int) -> bytes:
         out = _DECOMPRESSORS[codec](data, limit)
     except ObjectRejected:
         raise
-    except Exception as exc:  # noqa: BLE001 - each codec library raises its own error types
+    except Exception as exc:
         raise ObjectRejected(
             f"corrupt Avro block at byte {where}: {codec} data does not decompress ({exc})"
         ) from exc
@@ -389,10 +392,7 @@ def _type(schema: Any, seen: frozenset[str]) -> FieldType:  # noqa: C901, PLR091
     if isinstance(schema, list):
         branches = [branch for branch in schema if branch != "null"]
         if len(branches) == 1:
-            inner = _type(branches[0], seen)
-            return FieldType(
-                inner.kind, True, inner.scale, inner.zoned, inner.items, inner.keys, inner.fields
-            )
+            return dataclasses.replace(_type(branches[0], seen), nullable=True)
         return FieldType(Kind.JSON)
     logical = schema.get("logicalType")
     if logical == "decimal":

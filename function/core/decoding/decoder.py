@@ -29,8 +29,8 @@ from function.core.decoding.detect import (
 )
 from function.core.decoding.json_array import Cursor, json_document
 from function.core.decoding.lines import json_lines, line_batches, text_lines
-from function.core.decoding.raw import raw_chunks
 from function.core.decoding.ranged import RandomAccess, SeekableObject
+from function.core.decoding.raw import raw_chunks
 from function.core.decoding.records import (
     DecodeOptions,
     DecodeSummary,
@@ -190,7 +190,7 @@ class RecordDecoder:
                 extra={"object_name": options.object_name, "claimed": str(claimed)},
             )
 
-    def _decode(self) -> Iterator[Item]:
+    def _decode(self) -> Iterator[Item]:  # noqa: C901, PLR0912 - one branch per format
         options = self._options
         try:
             if self._stream_is_ranged and needs_random_access(
@@ -222,6 +222,8 @@ class RecordDecoder:
             chunks = stream_chunks(parts, self._content, options.chunk_bytes)
             limits = Limits(options.max_record_bytes, options.max_invalid_bytes)
             fmt = choice.record_format
+            if fmt in {RecordFormat.PARQUET, RecordFormat.AVRO} and complete and not head:
+                return  # an empty object has no records, whatever its format
             if fmt is RecordFormat.PARQUET:
                 yield from self._parquet()
             elif fmt is RecordFormat.AVRO:
@@ -251,8 +253,11 @@ class RecordDecoder:
         from function.core.decoding.parquet import ParquetRows
 
         options, resume = self._options, self._resume
+        source = self._open_ranged()
+        if not source.size:
+            return  # an empty object has no records, whatever its format
         rows = ParquetRows(
-            self._open_ranged(),
+            source,
             Limits(options.max_record_bytes, options.max_invalid_bytes),
             self._tally,
             max_row_group_bytes=options.max_row_group_bytes,

@@ -125,7 +125,7 @@ def format_from_content_type(content_type: str | None) -> tuple[RecordFormat, st
     return None
 
 
-def sniff_format(head: bytes, *, complete: bool) -> RecordFormat:
+def sniff_format(head: bytes, *, complete: bool) -> RecordFormat:  # noqa: PLR0911
     """The format the object's first bytes suggest; `complete` says head is the whole object."""
     if head.startswith(PARQUET_MAGIC):
         return RecordFormat.PARQUET

@@ -11,7 +11,7 @@ Order of work, and what bounds memory:
    the object or than `MAX_FOOTER_BYTES`, rejects the object before anything large is read.
 2. The footer (pyarrow, with Thrift's own size limits). Each row group's declared sizes are
    checked before it is read: its uncompressed size, and the least memory its rows take as
-   Arrow arrays (rows × the fixed width of its columns), must stay under
+   Arrow arrays (rows times the fixed width of its columns), must stay under
    `max_row_group_bytes` (MAX_ROW_GROUP_BYTES) — so a footer declaring 10^12 rows is a clear
    rejection, not an allocation.
 3. Row groups one at a time: pyarrow pre-buffers that row group's column chunks (a few large
@@ -286,9 +286,7 @@ def _prepare(array: Any) -> Any:  # noqa: C901, PLR0911 - one case per Arrow typ
     if types.is_struct(kind):
         children = array.flatten()
         prepared = [_prepare(child) for child in children]
-        fields = [
-            pa.field(kind.field(i).name, child.type) for i, child in enumerate(prepared)
-        ]
+        fields = [pa.field(kind.field(i).name, child.type) for i, child in enumerate(prepared)]
         return pa.StructArray.from_arrays(prepared, fields=fields, mask=array.is_null())
     if types.is_map(kind):
         return pa.MapArray.from_arrays(
@@ -312,14 +310,17 @@ def _prepare(array: Any) -> Any:  # noqa: C901, PLR0911 - one case per Arrow typ
     return array
 
 
-def _fixer(kind: Any, array: Any | None) -> Callable[[Any], Any] | None:  # noqa: PLR0911
+def _fixer(kind: Any, array: Any | None) -> Callable[[Any], Any] | None:  # noqa: C901, PLR0911
     """A Python-side fix for a column's values (maps, non-finite floats), or None."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     types = pa.types
     if types.is_floating(kind):
-        if array is not None and pc.all(pc.or_kleene(pc.is_finite(array), pc.is_null(array))).as_py():
+        if (
+            array is not None
+            and pc.all(pc.or_kleene(pc.is_finite(array), pc.is_null(array))).as_py()
+        ):
             return None
         return finite
     if types.is_struct(kind):
@@ -340,8 +341,7 @@ def _fixer(kind: Any, array: Any | None) -> Callable[[Any], Any] | None:  # noqa
         def fix_map(value: Any) -> Any:
             if value is not None and (key_fix or item_fix):
                 value = [
-                    (key_fix(k) if key_fix else k, item_fix(v) if item_fix else v)
-                    for k, v in value
+                    (key_fix(k) if key_fix else k, item_fix(v) if item_fix else v) for k, v in value
                 ]
             return map_entries(value, string_keys=string_keys)
 
@@ -404,10 +404,14 @@ def _field_type(kind: Any, *, nullable: bool) -> FieldType:  # noqa: C901, PLR09
         )
     if types.is_list(kind) or types.is_large_list(kind) or types.is_fixed_size_list(kind):
         return FieldType(
-            Kind.LIST, nullable, items=_field_type(kind.value_type, nullable=kind.value_field.nullable)
+            Kind.LIST,
+            nullable,
+            items=_field_type(kind.value_type, nullable=kind.value_field.nullable),
         )
     if types.is_list_view(kind) or types.is_large_list_view(kind):
         return FieldType(
-            Kind.LIST, nullable, items=_field_type(kind.value_type, nullable=kind.value_field.nullable)
+            Kind.LIST,
+            nullable,
+            items=_field_type(kind.value_type, nullable=kind.value_field.nullable),
         )
     raise ObjectRejected(f"Parquet column type {kind} has no mapping to JSON in objstream")

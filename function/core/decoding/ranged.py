@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import io
 import threading
-from typing import TYPE_CHECKING, Any, Final, Protocol
-
-if TYPE_CHECKING:
-    from collections.abc import Buffer
+from typing import Any, Final, Protocol
 
 # Reads of under a quarter of this fetch this much: from the read's start, or the object's
 # last bytes when the read is near its end (the footer); larger reads go as they are.
@@ -89,7 +86,7 @@ class SeekableObject(io.RawIOBase):
     def readall(self) -> bytes:
         return self.read(-1)
 
-    def readinto(self, buffer: Buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         data = self.read(len(view))
         view[: len(data)] = data
