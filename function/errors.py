@@ -59,6 +59,14 @@ class ObjectSkipped(ObjstreamError):
         super().__init__(reason)
         self.reason = reason
 
+    @classmethod
+    def overwritten(cls, etag: str | None) -> ObjectSkipped:
+        """The object is no longer the version the event is about (If-Match failed)."""
+        return cls(
+            f"object was overwritten since the event (eTag {etag}); a later event covers the"
+            " new version"
+        )
+
 
 class ConnectValueError(ObjstreamError, ValueError):
     """A record cannot be written as a Kafka Connect value; the message names field and cause."""

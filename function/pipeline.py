@@ -28,6 +28,7 @@ from function.core.continuation import (
     parse_continuation,
 )
 from function.core.decoding import DecodeOptions, InvalidRecord, Item, RecordDecoder
+from function.core.decoding.detect import needs_random_access
 from function.core.decoding.records import RecordFormat
 from function.core.events import MAX_EVENT_BYTES, parse_event
 from function.core.limits import HEADER_ROOM
@@ -38,6 +39,7 @@ from function.errors import (
     ObjectRejected,
     ObjectSkipped,
 )
+from function.ports import RangedObject
 from function.settings import BadRecordPolicy, KeyMode, Settings, ValueFormat
 
 if TYPE_CHECKING:
@@ -147,9 +149,15 @@ def publish(
     where = {"namespace": event.namespace, "bucket": event.bucket, "object": event.object_name}
     resume = segment.resume
     start = resume.offset if resume is not None and not resume.skip else 0
+    # formats (#14): an object that is Parquet by its settings or name is read by ranges only.
+    ranged_only = needs_random_access(settings.record_format, event.object_name)
     tracing.phase(tracing.READ)  # ops (issue #13): a span mark, a no-op unless tracing
     try:
-        opened = reader.open(event, deadline, start=start)
+        opened: ObjectBody | RangedObject = (
+            reader.open_ranged(event, deadline)
+            if ranged_only
+            else reader.open(event, deadline, start=start)
+        )
     except ObjectSkipped as exc:
         return _skipped(event, exc, where, call_id)
     except InvalidEvent as exc:
@@ -158,11 +166,11 @@ def publish(
         return Outcome(OutcomeStatus.ERROR, {**where, "error": str(exc)})
     except ObjectRejected as exc:
         # Unreadable for good (e.g. archived): the stream still learns of it.
-        job = _Segment(segment, settings, publisher, deadline, None, call_id)
+        job = _Segment(segment, settings, publisher, deadline, None, call_id, reader)
         return job.publish(None, rejection=exc.reason)
     try:
         with opened:
-            job = _Segment(segment, settings, publisher, deadline, invoker, call_id)
+            job = _Segment(segment, settings, publisher, deadline, invoker, call_id, reader)
             return job.publish(opened)
     except ObjectSkipped as exc:
         # Overwritten or deleted while being read (a resumed read's If-Match failed): what was
@@ -212,8 +220,10 @@ class _Segment:
         deadline: Deadline,
         invoker: FunctionInvoker | None,
         call_id: str | None,
+        reader: ObjectReader,
     ) -> None:
         self.segment = segment
+        self.reader = reader
         self.settings = settings
         self.publisher = publisher
         self.deadline = deadline
@@ -225,7 +235,9 @@ class _Segment:
         self.counts = _Counts()
         self.started = time.monotonic()
 
-    def publish(self, body: ObjectBody | None, *, rejection: str | None = None) -> Outcome:
+    def publish(
+        self, body: ObjectBody | RangedObject | None, *, rejection: str | None = None
+    ) -> Outcome:
         """Send this segment's messages; answer published, rejected or continued."""
         settings, publisher, messages, segment = (
             self.settings,
@@ -276,10 +288,30 @@ class _Segment:
         self._log(status, detail)
         return Outcome(status, detail)
 
-    def _decoder(self, body: ObjectBody) -> RecordDecoder:
-        settings, segment = self.settings, self.segment
+    def _decoder(self, body: ObjectBody | RangedObject) -> RecordDecoder:
+        settings, segment, reader, deadline = (
+            self.settings,
+            self.segment,
+            self.reader,
+            self.deadline,
+        )
+        event = segment.event
+
+        # formats (#14): Parquet is read by ranges. A body opened for ranges is the decoder's
+        # ranged source; a streamed body found to be Parquet (Content-Type, first bytes), or an
+        # Avro object resumed at a block (its header is at the start), makes the decoder open
+        # one then (and close it: it owns what it opened).
+        def open_ranged() -> RangedObject:
+            return reader.open_ranged(event, deadline)
+
+        stream: ObjectBody | None = None
+        ranged: RangedObject | Callable[[], RangedObject] = open_ranged
+        if isinstance(body, RangedObject):
+            ranged = body
+        else:
+            stream = body
         return RecordDecoder(
-            body,
+            stream,
             DecodeOptions(
                 object_name=segment.event.object_name,
                 record_format=settings.record_format,
@@ -289,7 +321,9 @@ class _Segment:
                 max_record_bytes=settings.max_message_bytes - HEADER_ROOM,
                 max_object_bytes=settings.max_object_bytes,
                 max_compression_ratio=settings.max_compression_ratio,
+                max_row_group_bytes=settings.max_row_group_bytes,
             ),
+            ranged=ranged,
             resume=segment.resume,
             first_index=segment.next_index,
         )
@@ -326,28 +360,31 @@ class _Segment:
         # Raw chunks are large (up to a message each): a look at the clock per chunk is cheap.
         every = 1 if decoder.record_format is RecordFormat.RAW else _DEADLINE_EVERY
         sent = 0
-        last_index, last_end = -1, 0
+        stopping = False
+        first_index = first.index
         try:
             for item in chain((first,), items):
                 index = item.index  # one more per item, invalid ones included
                 if not index % every:
-                    # Stop at a record boundary while there is still time to answer.
-                    if sent and time_to_stop():
-                        return _Stop(last_index, last_end)
                     deadline.check("publishing records")
+                    # Stop after this item while there is still time to answer, and before
+                    # the decoder goes past it (Parquet and Avro know only where they are).
+                    stopping = index > first_index and time_to_stop()
                     every = pace.every(every)
-                last_index, last_end = index, item.end
                 if isinstance(item, InvalidRecord):
                     on_invalid(item)
-                    continue
-                try:
-                    value = serialize(item.value, index)
-                except ConnectValueError as exc:
-                    # A value that does not fit its declared column type is a bad record.
-                    on_invalid(InvalidRecord(index, item.start, item.end, str(exc), item.value))
-                    continue
-                send(topic, value, key_of(value), headers_of(index))
-                sent += 1
+                else:
+                    try:
+                        value = serialize(item.value, index)
+                    except ConnectValueError as exc:
+                        # A value that does not fit its declared column type is a bad record.
+                        invalid = InvalidRecord(index, item.start, item.end, str(exc), item.value)
+                        on_invalid(invalid)
+                    else:
+                        send(topic, value, key_of(value), headers_of(index))
+                        sent += 1
+                if stopping:
+                    return _Stop(index, item.end)
         finally:
             counts.records += sent
         deadline.check("publishing records")
@@ -504,7 +541,8 @@ def _serializer(
     """The record value as decoded (the contract's values), or in a Kafka Connect envelope."""
     if envelope is None:
         return _value_as_is
-    to_connect = envelope.for_records(decoder.record_format)
+    # formats (#14): parquet and avro bring their own columns, which type the envelope.
+    to_connect = envelope.for_records(decoder.record_format, decoder.columns)
     record_id = messages.record_id
     return lambda value, index: to_connect(value, record_id(index))
 

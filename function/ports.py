@@ -5,6 +5,8 @@ fakes implement them in tests (objstream.testing.fakes) without importing anythi
 this module imports no I/O library.
 
 - `ObjectReader.open(event, deadline)` → `ObjectBody`: the object version the event is about;
+- `ObjectReader.open_ranged(event, deadline)` → `RangedObject`: the same version, read by
+  byte ranges (Parquet, whose footer is at the end);
 - `TokenSource.token()`: the SASL password (auth token), cached, refreshable;
 - `Publisher`: the stream;
 - `FunctionInvoker.invoke_detached(body, deadline)`: hands a continuation to the next
@@ -16,9 +18,13 @@ this module imports no I/O library.
 from __future__ import annotations
 
 import io
+import threading
 from typing import TYPE_CHECKING, Protocol, Self
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
     from function.core.deadline import Deadline
     from function.core.events import ObjectEvent
     from function.figures import InvocationFigures
@@ -81,6 +87,84 @@ class ObjectBody(io.BufferedReader):
         )
 
 
+class RangedObject:
+    """An object version read by byte ranges: its size and metadata, and `read(start, length)`.
+
+    `fetch(start, length)` is the reader's: one ranged read of exactly that many bytes (fewer
+    only at the end), with If-Match on the version's eTag, deadline-bounded, resumed when a
+    connection drops; it raises as `ObjectReader.open` does (ObjectSkipped on 412). This class
+    keeps the bounds and counts the requests (`requests`, `bytes_read`: what a test checks to
+    prove an object was not read whole). `read` is safe to call from several threads.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[int, int], bytes],
+        *,
+        size: int,
+        etag: str | None,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self.size = size
+        self.etag = etag
+        self.content_length = size
+        self.content_type = content_type
+        self.content_encoding = content_encoding
+        self._on_close = on_close
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.bytes_read = 0
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, *, etag: str | None = None, content_type: str | None = None
+    ) -> RangedObject:
+        """A ranged object over bytes in memory, for fakes and tests."""
+        return cls(
+            lambda start, length: data[start : start + length],
+            size=len(data),
+            etag=etag,
+            content_type=content_type,
+        )
+
+    def read(self, start: int, length: int) -> bytes:
+        """`length` bytes from `start`, fewer only at the object's end."""
+        length = max(0, min(length, self.size - start))
+        if start < 0 or not length:
+            return b""
+        data = self._fetch(start, length)
+        with self._lock:
+            self.requests += 1
+            self.bytes_read += len(data)
+        return data
+
+    def close(self) -> None:
+        """Release what the reader holds for it."""
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"RangedObject(size={self.size!r}, etag={self.etag!r}, "
+            f"content_type={self.content_type!r}, requests={self.requests!r})"
+        )
+
+
 class ObjectReader(Protocol):
     """Opens the object an event is about; raises ObjectSkipped, ObjectStorageError,
     DeadlineExceeded (and ObjectRejected for an archived object)."""
@@ -90,6 +174,10 @@ class ObjectReader(Protocol):
 
         A `start` past the object's end raises InvalidEvent (only a continuation asks for one).
         """
+        ...
+
+    def open_ranged(self, event: ObjectEvent, deadline: Deadline) -> RangedObject:
+        """`event`'s object version for ranged reads (each one If-Match its eTag)."""
         ...
 
 

@@ -140,6 +140,7 @@ class Settings:
     max_message_bytes: int = OCI_MAX_MESSAGE_BYTES
     max_object_bytes: int = 10 * 1024**3
     max_compression_ratio: int = 200
+    max_row_group_bytes: int = 256 * 1024**2  # parquet row group / avro block, uncompressed
     deadline_margin_seconds: float = 5.0
     # v2: objects larger than one invocation (CONTRACT §4)
     continuation: ContinuationMode = ContinuationMode.DETACHED
@@ -258,6 +259,7 @@ class Settings:
             ),
             max_object_bytes=reader.integer("MAX_OBJECT_BYTES", 10 * 1024**3, low=1),
             max_compression_ratio=reader.integer("MAX_COMPRESSION_RATIO", 200, low=1),
+            max_row_group_bytes=reader.integer("MAX_ROW_GROUP_BYTES", 256 * 1024**2, low=64 * 1024),
             deadline_margin_seconds=reader.number("DEADLINE_MARGIN_SECONDS", 5.0, low=0.0),
             continuation=reader.choice("CONTINUATION", ContinuationMode, ContinuationMode.DETACHED),
             function_ocid=reader.optional("FUNCTION_OCID") or reader.optional("FN_FN_ID"),

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from function.errors import InvalidEvent, ObjectSkipped, ObjectStorageError
-from function.ports import ObjectBody
+from function.ports import ObjectBody, RangedObject
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -52,18 +53,43 @@ class LocalObjectReader:
             raise ObjectSkipped(f"object name {name!r} points outside {self.root}")
         return path
 
-    def open(self, event: ObjectEvent, deadline: Deadline, *, start: int = 0) -> ObjectBody:
-        """Open the file for `event` at byte `start`, checking its eTag like If-Match does."""
+    def _checked(self, event: ObjectEvent, deadline: Deadline) -> tuple[Path, str]:
         deadline.check(f"opening {event.resource_id}")
         path = self.path_of(event.namespace, event.bucket, event.object_name)
         if not path.is_file():
             raise ObjectSkipped("object no longer exists")
         etag = local_etag(path)
         if event.etag is not None and event.etag != etag:
-            raise ObjectSkipped(
-                f"object was overwritten since the event (eTag {event.etag}); "
-                "a later event covers the new version"
-            )
+            raise ObjectSkipped.overwritten(event.etag)
+        return path, etag
+
+    def open_ranged(self, event: ObjectEvent, deadline: Deadline) -> RangedObject:
+        """The file for ranged reads; every read checks the eTag again, as If-Match does."""
+        path, etag = self._checked(event, deadline)
+        content_type, encoding = mimetypes.guess_type(path.name)
+        try:
+            handle = path.open("rb", buffering=0)
+        except OSError as exc:
+            raise ObjectStorageError(f"cannot read {path}: {exc.strerror}") from exc
+
+        def fetch(start: int, length: int) -> bytes:
+            deadline.check(f"reading {event.resource_id}")
+            if local_etag(path) != etag:
+                raise ObjectSkipped.overwritten(etag)
+            return os.pread(handle.fileno(), length, start)
+
+        return RangedObject(
+            fetch,
+            size=path.stat().st_size,
+            etag=etag,
+            content_type=content_type,
+            content_encoding=encoding,
+            on_close=handle.close,
+        )
+
+    def open(self, event: ObjectEvent, deadline: Deadline, *, start: int = 0) -> ObjectBody:
+        """Open the file for `event` at byte `start`, checking its eTag like If-Match does."""
+        path, etag = self._checked(event, deadline)
         content_type, encoding = mimetypes.guess_type(path.name)
         size = path.stat().st_size
         if start > size:

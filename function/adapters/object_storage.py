@@ -10,6 +10,10 @@
   (`Content-Encoding` is reported, the decoder decides), read in chunks;
 - a connection dropped mid-body is resumed with `Range: bytes=<bytes already returned>-` and
   the same If-Match, so the caller sees each byte exactly once, or an error;
+- `open_ranged` (Parquet) reads the same version by byte ranges: a HeadObject (If-Match) for
+  its size, then one GetObject per range, each with `Range: bytes=a-b` and If-Match (412 →
+  ObjectSkipped, as for the streamed read); a range whose connection drops is resumed from the
+  bytes already received, up to `max_resumes` times per range;
 - every request, retry, backoff and socket read is bounded by the invocation's deadline
   (see `DeadlineRetryStrategy`); 429, 5xx and network failures that outlast the retries
   become ObjectStorageError, a passed deadline DeadlineExceeded.
@@ -35,7 +39,7 @@ from function.errors import (
     ObjectStorageError,
     ObjstreamError,
 )
-from function.ports import BUFFER_BYTES, ObjectBody
+from function.ports import BUFFER_BYTES, ObjectBody, RangedObject
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -159,10 +163,121 @@ class OciObjectReader:
             buffer_size=self._buffer_size,
         )
 
+    def open_ranged(self, event: ObjectEvent, deadline: Deadline) -> RangedObject:
+        """HeadObject (If-Match the event's eTag), then ranged GetObjects as they are asked for."""
+        deadline.check(f"opening {event.resource_id}")
+        response = self._call(self._client.head_object, event, deadline, if_match=event.etag)
+        headers = response.headers
+        etag = headers.get("etag") or event.etag
+        size = _int_or_none(headers.get("content-length"))
+        if size is None:
+            raise ObjectStorageError(
+                f"Object Storage gave no Content-Length for {event.resource_id}"
+            )
+
+        def fetch(start: int, length: int) -> bytes:
+            return self._read_range(event, deadline, etag, start, length)
+
+        logger.info(
+            "reading object by ranges",
+            extra={
+                "namespace": event.namespace,
+                "bucket": event.bucket,
+                "object": event.object_name,
+                "etag": etag,
+                "content_length": size,
+                "opc_request_id": headers.get("opc-request-id"),
+            },
+        )
+        return RangedObject(
+            fetch,
+            size=size,
+            etag=etag,
+            content_type=headers.get("content-type"),
+            content_encoding=headers.get("content-encoding"),
+        )
+
+    def _read_range(
+        self, event: ObjectEvent, deadline: Deadline, etag: str | None, start: int, length: int
+    ) -> bytes:
+        """Exactly `length` bytes from `start` (the caller keeps within the object)."""
+        pieces: list[bytes] = []
+        received = resumes = 0
+        while received < length:
+            first, last = start + received, start + length - 1
+            response = self.get(event, deadline, if_match=etag, start=first, end=last)
+            if (
+                response.status != HTTPStatus.PARTIAL_CONTENT
+                or _range_start(response.headers.get("content-range")) != first
+            ):
+                response.data.close()
+                raise ObjectStorageError(
+                    f"cannot read bytes {first}-{last} of {event.resource_id}: Object Storage "
+                    f"answered {response.status} with Content-Range "
+                    f"{response.headers.get('content-range')!r}"
+                )
+            raw = response.data.raw
+            try:
+                while received < length:
+                    deadline.check(f"reading {event.resource_id}")
+                    sock = getattr(raw.connection, "sock", None)
+                    if sock is not None:
+                        sock.settimeout(max(0.001, min(self._read_timeout, deadline.remaining())))
+                    chunk = raw.read1(length - received, decode_content=False)
+                    if not chunk:
+                        break
+                    pieces.append(chunk)
+                    received += len(chunk)
+            except _DROPPED as exc:
+                response.data.close()
+                if resumes >= self._max_resumes:
+                    raise ObjectStorageError(
+                        f"the connection to Object Storage dropped {resumes + 1} times while "
+                        f"reading bytes {first}-{last} of {event.resource_id}"
+                    ) from exc
+                resumes += 1
+                continue
+            if received < length:
+                response.data.close()
+                if resumes >= self._max_resumes:
+                    raise ObjectStorageError(
+                        f"Object Storage ended bytes {first}-{last} of {event.resource_id} early "
+                        f"{resumes + 1} times"
+                    )
+                resumes += 1
+                continue
+            raw.release_conn()
+            response.data.close()
+        return b"".join(pieces)
+
     def get(
-        self, event: ObjectEvent, deadline: Deadline, *, if_match: str | None, start: int = 0
+        self,
+        event: ObjectEvent,
+        deadline: Deadline,
+        *,
+        if_match: str | None,
+        start: int = 0,
+        end: int | None = None,
     ) -> Any:
-        """One GetObject (from byte `start`) with deadline-bound retries; errors translated."""
+        """One GetObject (bytes `start`..`end`, inclusive) with deadline-bound retries."""
+        options: dict[str, Any] = {}
+        if start or end is not None:
+            options["range"] = f"bytes={start}-{'' if end is None else end}"
+        return self._call(
+            self._client.get_object, event, deadline, if_match=if_match, start=start, **options
+        )
+
+    def _call(
+        self,
+        method: Any,
+        event: ObjectEvent,
+        deadline: Deadline,
+        *,
+        if_match: str | None,
+        start: int = 0,
+        **extra: Any,
+    ) -> Any:
+        """One Object Storage call with deadline-bound retries; errors translated."""
         strategy = DeadlineRetryStrategy(
             deadline,
             self._client.base_client,
@@ -178,12 +293,9 @@ class OciObjectReader:
         }
         if if_match:
             options["if_match"] = if_match
-        if start:
-            options["range"] = f"bytes={start}-"
+        options.update(extra)
         try:
-            return self._client.get_object(
-                event.namespace, event.bucket, event.object_name, **options
-            )
+            return method(event.namespace, event.bucket, event.object_name, **options)
         except oci.exceptions.ServiceError as exc:
             if exc.status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE and start:
                 size = _range_size((exc.headers or {}).get("content-range"))
@@ -215,10 +327,7 @@ class OciObjectReader:
         status, code = exc.status, exc.code
         answer = f"{status} {code}, opc-request-id {exc.request_id}"
         if status == HTTPStatus.PRECONDITION_FAILED:
-            return ObjectSkipped(
-                f"object was overwritten since the event (eTag {if_match}); "
-                "a later event covers the new version"
-            )
+            return ObjectSkipped.overwritten(if_match)
         if status == HTTPStatus.NOT_FOUND and code not in {"BucketNotFound", "NamespaceNotFound"}:
             return ObjectSkipped("object no longer exists")
         if status == HTTPStatus.NOT_FOUND:

@@ -54,6 +54,16 @@ whose values are typed differently from row to row (`12` then `12.5`, or `7` the
 there. For JDBC and other table sinks declare the types with `CONNECT_COLUMN_TYPES`; inference
 suits schemaless destinations and exploration.
 
+Parquet and Avro records carry their file's own schema (`decoding.typed.Column`), so their
+Connect schema is built from it once per object (`for_records(format, columns)`), with no
+declaration: int32/int64, float64, boolean, string, bytes (binary, fixed: base64 payload),
+`Decimal` (with the column's scale), `Date`, `Time` and `Timestamp` logical types (millisecond
+precision, as Connect has it: finer digits are dropped; a naive timestamp is read as UTC),
+struct, array and map (string keys: a JSON object; other keys: `[key, value]` pairs, as
+JsonConverter writes such maps); a union of several types, or a recursive Avro type, is a
+`string` holding the value's JSON text. NaN and ±Infinity, which JsonConverter cannot read,
+are null. Nullability is the file's. `CONNECT_COLUMN_TYPES` still wins for a top-level column.
+
 Everything that is not a record (the OCI event, dead letters, the published and rejected
 markers) is wrapped schemaless, `{"schema": null, "payload": <the JSON value>}`, which
 JsonConverter reads as a schemaless map: the whole stream then converts without an error,
@@ -76,6 +86,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from function.core.decoding.records import RecordFormat
+from function.core.decoding.typed import Column, FieldType, Kind
 from function.errors import ConnectValueError
 
 if TYPE_CHECKING:
@@ -192,8 +203,15 @@ class ConnectEnvelope:
         self._max = max_value_bytes
         self._schemas: dict[_Layout, bytes] = {}
 
-    def for_records(self, record_format: RecordFormat) -> Callable[[bytes, bytes], bytes]:
-        """The function `(record value, record id) → envelope` for one object's format."""
+    def for_records(
+        self, record_format: RecordFormat, columns: tuple[Column, ...] | None = None
+    ) -> Callable[[bytes, bytes], bytes]:
+        """The function `(record value, record id) → envelope` for one object's format.
+
+        `columns`: the file's own schema (parquet, avro), which then types every field.
+        """
+        if columns is not None:
+            return self._typed_records(columns)
         wrappers: dict[RecordFormat, Callable[[bytes, bytes], bytes]] = {
             RecordFormat.CSV: self._csv,
             RecordFormat.JSON: self._json,
@@ -239,6 +257,50 @@ class ConnectEnvelope:
         payload = {self._id_field: record_id.decode("ascii")}
         payload[SCALAR_FIELD] = base64.b64encode(value).decode("ascii")
         return self._envelope(((SCALAR_FIELD, BYTES),), payload)
+
+    def _typed_records(self, columns: tuple[Column, ...]) -> Callable[[bytes, bytes], bytes]:
+        """Records of a typed file: one schema for the object, values converted by it."""
+        id_field = self._id_field
+        collision = any(column.name == id_field for column in columns)
+        declared = self._column_types
+        converters: list[tuple[str, Callable[[Any], Any]]] = []
+        fields: list[dict[str, Any]] = [self._id_schema]
+        for column in columns:
+            kind = declared.get(column.name)
+            if kind is not None:
+                fields.append(kind.schema(column.name))
+                converters.append((column.name, _declared_converter(column.name, kind)))
+            else:
+                fields.append({"field": column.name, **_typed_schema(column.type)})
+                converters.append((column.name, _typed_converter(column.type)))
+        schema = orjson.dumps(
+            {"type": "struct", "name": SCHEMA_NAME, "optional": False, "fields": fields}
+        )
+        # A top-level Avro value that is not a record is one column, `value`.
+        scalar = len(columns) == 1 and columns[0].name == SCALAR_FIELD
+        head, limit = b'{"schema":' + schema + b',"payload":', self._max
+
+        def wrap(value: bytes, record_id: bytes) -> bytes:
+            if collision:
+                raise ConnectValueError(
+                    f"the file has a column named {id_field!r}, which holds the record id in "
+                    "Kafka Connect values: choose another name with CONNECT_ID_FIELD"
+                )
+            row = _load(value)
+            payload = {id_field: record_id.decode("ascii")}
+            if scalar and type(row) is not dict:
+                row = {SCALAR_FIELD: row}
+            for name, convert in converters:
+                payload[name] = convert(row.get(name))
+            envelope = head + orjson.dumps(payload) + b"}"
+            if limit is not None and len(envelope) > limit:
+                raise ConnectValueError(
+                    f"the record as a Kafka Connect value (schema and payload) is "
+                    f"{len(envelope)} bytes, over the limit of {limit} bytes for one message"
+                )
+            return envelope
+
+        return wrap
 
     # --- the work ----------------------------------------------------------------------
 
@@ -326,6 +388,147 @@ def _json_typed(raw: Any) -> _Typed:
         return FLOAT64, raw
     # Objects and arrays (and a CSV row's extra values, a list): their JSON text.
     return STRING, orjson.dumps(raw).decode()
+
+
+# --- typed files (parquet, avro): the file's schema -------------------------------------------
+
+_LOGICAL_NAMES: Final = {
+    Kind.DATE: ("int32", "org.apache.kafka.connect.data.Date"),
+    Kind.TIME: ("int32", "org.apache.kafka.connect.data.Time"),
+    Kind.TIMESTAMP: ("int64", "org.apache.kafka.connect.data.Timestamp"),
+}
+_PLAIN_NAMES: Final = {
+    Kind.NULL: "string",
+    Kind.BOOLEAN: "boolean",
+    Kind.INT32: "int32",
+    Kind.INT64: "int64",
+    Kind.FLOAT: "double",
+    Kind.STRING: "string",
+    Kind.BYTES: "bytes",
+    Kind.JSON: "string",
+}
+_EPOCH_DAY: Final = 719_163  # date(1970, 1, 1).toordinal()
+
+
+def _typed_schema(kind: FieldType) -> dict[str, Any]:
+    """A JsonConverter schema (without its field name) for one of the file's types."""
+    optional = kind.nullable
+    if kind.kind in _PLAIN_NAMES:
+        return {"type": _PLAIN_NAMES[kind.kind], "optional": optional or kind.kind is Kind.NULL}
+    if kind.kind in _LOGICAL_NAMES:
+        type_name, logical = _LOGICAL_NAMES[kind.kind]
+        return {"type": type_name, "optional": optional, "name": logical, "version": 1}
+    if kind.kind is Kind.DECIMAL:
+        return {
+            "type": "bytes",
+            "optional": optional,
+            "name": DECIMAL_SCHEMA_NAME,
+            "version": 1,
+            "parameters": {"scale": str(kind.scale)},
+        }
+    if kind.kind is Kind.LIST:
+        assert kind.items is not None
+        return {"type": "array", "optional": optional, "items": _typed_schema(kind.items)}
+    if kind.kind is Kind.MAP:
+        assert kind.keys is not None
+        assert kind.items is not None
+        return {
+            "type": "map",
+            "optional": optional,
+            "keys": _typed_schema(kind.keys),
+            "values": _typed_schema(kind.items),
+        }
+    return {
+        "type": "struct",
+        "optional": optional,
+        "fields": [{"field": column.name, **_typed_schema(column.type)} for column in kind.fields],
+    }
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _typed_converter(kind: FieldType) -> Callable[[Any], Any]:  # noqa: C901, PLR0911
+    """From the record's JSON value (the README's mapping) to the Connect payload value."""
+    family = kind.kind
+    if family in {Kind.BOOLEAN, Kind.INT32, Kind.INT64, Kind.STRING, Kind.BYTES, Kind.NULL}:
+        return _identity
+    if family is Kind.FLOAT:
+        return lambda value: value if type(value) is not str else None  # NaN, ±Infinity
+    if family is Kind.JSON:
+        return lambda value: None if value is None else orjson.dumps(value).decode()
+    if family is Kind.DECIMAL:
+        scale = ColumnType("decimal", kind.scale)
+        return lambda value: None if value is None else _to_decimal(value, scale)[1]
+    if family is Kind.DATE:
+        return lambda value: None if value is None else _days(value)
+    if family is Kind.TIME:
+        return lambda value: None if value is None else _time_millis(value)
+    if family is Kind.TIMESTAMP:
+        return lambda value: None if value is None else _epoch_millis(value)
+    if family is Kind.LIST:
+        assert kind.items is not None
+        item = _typed_converter(kind.items)
+        return lambda value: None if value is None else [item(v) for v in value]
+    if family is Kind.MAP:
+        assert kind.items is not None
+        item = _typed_converter(kind.items)
+        assert kind.keys is not None
+        key = _typed_converter(kind.keys)
+
+        def convert_map(value: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is dict:
+                return {k: item(v) for k, v in value.items()}
+            return [[key(k), item(v)] for k, v in value]
+
+        return convert_map
+    members = [(column.name, _typed_converter(column.type)) for column in kind.fields]
+
+    def convert_struct(value: Any) -> Any:
+        if value is None:
+            return None
+        return {name: convert(value.get(name)) for name, convert in members}
+
+    return convert_struct
+
+
+def _declared_converter(name: str, declared: ColumnType) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        try:
+            return _convert(value, declared)[1]
+        except ValueError as exc:
+            raise ConnectValueError(
+                f"field {name!r}: {exc} (CONNECT_COLUMN_TYPES declares it {_spec(declared)})"
+            ) from None
+
+    return convert
+
+
+def _days(text: str) -> int:
+    from datetime import date
+
+    return date.fromisoformat(text).toordinal() - _EPOCH_DAY
+
+
+def _time_millis(text: str) -> int:
+    hours, minutes, rest = text.split(":")
+    seconds, _, fraction = rest.partition(".")
+    millis = int((fraction + "000")[:3])
+    return ((int(hours) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + millis
+
+
+def _epoch_millis(text: str) -> int:
+    """RFC 3339 (as the mapping writes it: `Z` or no offset, any fraction) → ms since epoch."""
+    from datetime import UTC, datetime
+
+    body = text.removesuffix("Z")
+    whole, _, fraction = body.partition(".")
+    moment = datetime.fromisoformat(whole).replace(tzinfo=UTC)
+    millis = int((fraction + "000")[:3])
+    return int(moment.timestamp()) * 1000 + millis
 
 
 def _spec(kind: ColumnType) -> str:

@@ -211,7 +211,7 @@ def _resume(value: object, *, segment: int, next_index: int) -> ResumePoint | No
         raise InvalidEvent("continuation.resume must be an object")
     if not value:
         return None
-    known = {"format", "offset", "skip", "header", "delimiter", "inArray"}
+    known = {"format", "offset", "skip", "header", "delimiter", "inArray", "rowGroup", "row"}
     if set(value) - known:
         raise InvalidEvent(
             f"continuation.resume has unknown fields: {', '.join(sorted(set(value) - known))}"
@@ -223,6 +223,9 @@ def _resume(value: object, *, segment: int, next_index: int) -> ResumePoint | No
         return ResumePoint(record_format, skip=True)
     if "skip" in value:
         raise InvalidEvent("continuation.resume.skip must be true when present")
+    typed = _typed_position(value, record_format)
+    if typed is not None:
+        return typed
     offset = _integer(value, "offset", low=0, high=MAX_OFFSET)
     if segment > 1 and next_index > 0 and offset == 0:
         raise InvalidEvent("continuation.resume.offset 0 cannot follow published records")
@@ -237,6 +240,29 @@ def _resume(value: object, *, segment: int, next_index: int) -> ResumePoint | No
         csv_delimiter=delimiter,
         in_array=in_array,
     )
+
+
+def _typed_position(value: dict[str, Any], record_format: RecordFormat) -> ResumePoint | None:
+    """Parquet's (row group, row) and Avro's (block offset, row); None for other formats."""
+    if record_format is RecordFormat.PARQUET:
+        if set(value) != {"format", "rowGroup", "row"}:
+            raise InvalidEvent("continuation.resume for parquet is exactly rowGroup and row")
+        return ResumePoint(
+            record_format,
+            row_group=_integer(value, "rowGroup", low=0, high=MAX_OFFSET),
+            row=_integer(value, "row", low=0, high=MAX_INDEX),
+        )
+    if record_format is RecordFormat.AVRO:
+        if set(value) != {"format", "offset", "row"}:
+            raise InvalidEvent("continuation.resume for avro is exactly offset and row")
+        return ResumePoint(
+            record_format,
+            offset=_integer(value, "offset", low=0, high=MAX_OFFSET),
+            row=_integer(value, "row", low=0, high=MAX_INDEX),
+        )
+    if "rowGroup" in value or "row" in value:
+        raise InvalidEvent("continuation.resume.rowGroup and row are for parquet and avro only")
+    return None
 
 
 def _record_format(value: object) -> RecordFormat:

@@ -40,6 +40,8 @@ _CONTENT_TYPES: dict[RecordFormat, bytes] = {
     RecordFormat.JSONL: JSON,
     RecordFormat.LINES: b"text/plain; charset=utf-8",
     RecordFormat.RAW: b"application/octet-stream",
+    RecordFormat.PARQUET: JSON,  # a row as a JSON object (the README's mapping table)
+    RecordFormat.AVRO: JSON,
 }
 
 

@@ -13,6 +13,7 @@ from function.core.decoding import (
     Record,
     RecordDecoder,
 )
+from function.ports import RangedObject
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -41,3 +42,13 @@ def records(items: list[Item]) -> list[Record]:
     """The items, asserting that every one is a valid record."""
     assert all(isinstance(item, Record) for item in items), items
     return [item for item in items if isinstance(item, Record)]
+
+
+def decode_ranged(
+    data: bytes, options: DecodeOptions
+) -> tuple[list[Item], DecodeSummary, RangedObject]:
+    """Every item decoded from `data` read by ranges only (as Parquet is), and the source."""
+    ranged = RangedObject.from_bytes(data)
+    decoder = RecordDecoder(None, options, ranged=ranged)
+    items = list(decoder)
+    return items, decoder.summary, ranged

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from function.core.deadline import Deadline
 from function.errors import InvalidEvent
-from function.ports import ObjectBody
+from function.ports import ObjectBody, RangedObject
 from function.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -78,13 +78,27 @@ class FakePublisher:
 
 @dataclass
 class FakeReader:
-    """Serves `data` as every object (with the event's eTag), or raises `error`."""
+    """Serves `data` as every object (with the event's eTag), or raises `error`.
+
+    `ranged` keeps every `RangedObject` handed out, so a test can count its range requests.
+    """
 
     data: bytes = b""
     error: Exception | None = None
     content_type: str | None = None
     opened: list[str] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
+    ranged: list[RangedObject] = field(default_factory=list)
+
+    def open_ranged(self, event: ObjectEvent, deadline: Deadline) -> RangedObject:
+        """The object's bytes, for ranged reads."""
+        del deadline
+        self.opened.append(event.object_name)
+        if self.error is not None:
+            raise self.error
+        ranged = RangedObject.from_bytes(self.data, etag=event.etag, content_type=self.content_type)
+        self.ranged.append(ranged)
+        return ranged
 
     def open(self, event: ObjectEvent, deadline: Deadline, *, start: int = 0) -> ObjectBody:
         """The object's bytes from `start`."""

@@ -32,7 +32,8 @@ def test_the_image_installs_only_the_functions_runtime_requirements() -> None:
     lines = (ROOT / "function" / "requirements.txt").read_text().splitlines()
     names = {re.split(r"[<>=\[ ]", line)[0] for line in lines if line and line[0] != "#"}
 
-    # The OpenTelemetry pair sends traces to OCI APM (imported only when tracing is on).
+    # The OpenTelemetry pair sends traces to OCI APM (imported only when tracing is on);
+    # pyarrow (Parquet, imported lazily), fastavro and cramjam (Avro and its snappy codec).
     assert names == {
         "confluent-kafka",
         "fdk",
@@ -41,6 +42,9 @@ def test_the_image_installs_only_the_functions_runtime_requirements() -> None:
         "opentelemetry-sdk",
         "orjson",
         "zstandard",
+        "pyarrow",
+        "fastavro",
+        "cramjam",
     }
     assert "function/requirements.txt" in (ROOT / "Dockerfile").read_text()
 

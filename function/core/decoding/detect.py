@@ -5,13 +5,19 @@ Precedence, first match wins:
 1. `RECORD_FORMAT` when it is not `auto`.
 2. The object name's suffix, after stripping one compression suffix (`.gz`, `.gzip`, `.zst`,
    `.zstd`), case-insensitive: `.csv` → csv, `.tsv`/`.tab` → csv with a tab delimiter,
-   `.json` → json, `.jsonl`/`.ndjson`/`.jsonlines` → jsonl, `.txt`/`.text`/`.log` → lines.
+   `.json` → json, `.jsonl`/`.ndjson`/`.jsonlines` → jsonl, `.txt`/`.text`/`.log` → lines,
+   `.parquet`/`.parq`/`.pq` → parquet, `.avro` → avro.
 3. The Content-Type (parameters ignored): `text/csv`, `application/csv` → csv;
    `text/tab-separated-values` → csv with tabs; `application/json`, `text/json`,
    `application/*+json` → json; `application/x-ndjson`, `application/ndjson`,
    `application/jsonl`, `application/x-jsonlines`, `application/jsonlines` → jsonl;
-   `text/plain` → lines. Anything else (OCI's default `application/octet-stream`) says nothing.
-4. The first (decompressed) bytes, after a UTF-8 BOM and whitespace: `[` or `{` → json,
+   `text/plain` → lines; `application/vnd.apache.parquet`, `application/x-parquet`,
+   `application/parquet` → parquet; `application/avro`, `application/x-avro`,
+   `avro/binary`, `application/vnd.apache.avro+binary` → avro. Anything else (OCI's default
+   `application/octet-stream`) says nothing.
+4. The first (decompressed) bytes: Parquet's magic `PAR1` → parquet (its end is checked for
+   `PAR1` too, once the object is read by ranges), Avro's `Obj\x01` → avro; else, after a UTF-8
+   BOM and whitespace: `[` or `{` → json,
    or jsonl when the content looks like JSON lines (below); other valid UTF-8 without NUL
    bytes → lines; anything else → raw. An empty object → raw (it has no records either way).
 
@@ -69,6 +75,10 @@ _BY_SUFFIX: Final[dict[str, tuple[RecordFormat, str | None]]] = {
     ".txt": (RecordFormat.LINES, None),
     ".text": (RecordFormat.LINES, None),
     ".log": (RecordFormat.LINES, None),
+    ".parquet": (RecordFormat.PARQUET, None),
+    ".parq": (RecordFormat.PARQUET, None),
+    ".pq": (RecordFormat.PARQUET, None),
+    ".avro": (RecordFormat.AVRO, None),
 }
 _BY_CONTENT_TYPE: Final[dict[str, tuple[RecordFormat, str | None]]] = {
     "text/csv": (RecordFormat.CSV, None),
@@ -82,7 +92,16 @@ _BY_CONTENT_TYPE: Final[dict[str, tuple[RecordFormat, str | None]]] = {
     "application/x-jsonlines": (RecordFormat.JSONL, None),
     "application/jsonlines": (RecordFormat.JSONL, None),
     "text/plain": (RecordFormat.LINES, None),
+    "application/vnd.apache.parquet": (RecordFormat.PARQUET, None),
+    "application/x-parquet": (RecordFormat.PARQUET, None),
+    "application/parquet": (RecordFormat.PARQUET, None),
+    "application/avro": (RecordFormat.AVRO, None),
+    "application/x-avro": (RecordFormat.AVRO, None),
+    "avro/binary": (RecordFormat.AVRO, None),
+    "application/vnd.apache.avro+binary": (RecordFormat.AVRO, None),
 }
+PARQUET_MAGIC: Final = b"PAR1"
+AVRO_MAGIC: Final = b"Obj\x01"
 
 
 def format_from_name(object_name: str) -> tuple[RecordFormat, str | None] | None:
@@ -106,8 +125,12 @@ def format_from_content_type(content_type: str | None) -> tuple[RecordFormat, st
     return None
 
 
-def sniff_format(head: bytes, *, complete: bool) -> RecordFormat:
+def sniff_format(head: bytes, *, complete: bool) -> RecordFormat:  # noqa: PLR0911
     """The format the object's first bytes suggest; `complete` says head is the whole object."""
+    if head.startswith(PARQUET_MAGIC):
+        return RecordFormat.PARQUET
+    if head.startswith(AVRO_MAGIC):
+        return RecordFormat.AVRO
     body = head.removeprefix(UTF8_BOM)
     text = body.lstrip(WHITESPACE)
     if not text:
@@ -140,6 +163,18 @@ def looks_like_json_lines(head: bytes, *, complete: bool) -> bool:
         1 for line in checked if line.lstrip(WHITESPACE)[:1] in {b"{", b"["} and _is_json(line)
     )
     return containers >= _MIN_JSON_LINES
+
+
+def needs_random_access(configured: RecordFormat, object_name: str) -> bool:
+    """Whether the object is Parquet by its settings or name alone, before any byte is read.
+
+    Such an object is opened for ranged reads from the start (no streamed GET at all); one
+    found to be Parquet only by its Content-Type or its first bytes switches over then.
+    """
+    if configured is not RecordFormat.AUTO:
+        return configured is RecordFormat.PARQUET
+    by_name = format_from_name(object_name)
+    return by_name is not None and by_name[0] is RecordFormat.PARQUET
 
 
 def sniff_csv_delimiter(head: bytes) -> str:

@@ -24,6 +24,8 @@ class RecordFormat(StrEnum):
     JSONL = "jsonl"
     LINES = "lines"
     RAW = "raw"
+    PARQUET = "parquet"
+    AVRO = "avro"
 
 
 class FormatSource(StrEnum):
@@ -34,6 +36,13 @@ class FormatSource(StrEnum):
     CONTENT_TYPE = "content type"
     CONTENT = "content"
     RESUMED = "resumed"  # a continuation: the format the first segment chose
+
+
+# Where a record lies, for every format: `start`/`end` are byte offsets in the (decompressed)
+# object, `end` one past the last byte. Parquet and Avro rows have no byte range of their own:
+# there they are the range of the row group (its column chunks) or of the Avro block
+# (count, size, data and sync marker) the row is in, and the reason of an invalid record names
+# the row group and row, or the block's offset and the row in it.
 
 
 @dataclass(slots=True)
@@ -47,7 +56,7 @@ class Record:
     index: int  # 0-based ordinal in the object, invalid records counted too
     start: int  # first byte, offset in the decompressed object
     end: int  # one past the last byte
-    value: bytes  # the message value: JSON (csv/json/jsonl), UTF-8 text (lines), bytes (raw)
+    value: bytes  # the message value: JSON (csv/json/jsonl/parquet/avro), text (lines), bytes (raw)
 
 
 @dataclass(slots=True)
@@ -76,10 +85,18 @@ class DecodeOptions:
     max_object_bytes: int = 10 * 1024**3  # decompressed
     max_compression_ratio: int = 200
     chunk_bytes: int = 1024 * 1024  # how much is asked of the stream per read
+    # parquet: a row group, avro: a block, over this many (uncompressed) bytes is rejected
+    max_row_group_bytes: int = 256 * 1024**2
 
     def __post_init__(self) -> None:
         # A zero read size would look like the end of the object and decode nothing.
-        for name in ("chunk_bytes", "max_record_bytes", "raw_chunk_bytes", "max_object_bytes"):
+        for name in (
+            "chunk_bytes",
+            "max_record_bytes",
+            "raw_chunk_bytes",
+            "max_object_bytes",
+            "max_row_group_bytes",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"DecodeOptions.{name} must be at least 1")
         if self.max_invalid_bytes < 0 or self.max_compression_ratio < 1:
