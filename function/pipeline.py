@@ -50,6 +50,11 @@ if TYPE_CHECKING:
     from function.ports import FunctionInvoker, ObjectBody, ObjectReader, Publisher
 
 log = logging.getLogger(__name__)
+# One line per invocation's outcome (published, continued, rejected, skipped, error; the
+# runtime adds failed), under one name: OCI Logging searches it, the CLI reports outcomes
+# itself and quiets it unless -v.
+OUTCOME_LOGGER = "function.outcome"
+outcome_log = logging.getLogger(OUTCOME_LOGGER)
 
 # How often (in records) the deadline is looked at; a clock read per record would cost more.
 _DEADLINE_EVERY = 256
@@ -111,12 +116,14 @@ def parse(body: bytes, *, call_id: str | None = None) -> Request | Outcome:
             return Request(parse_continuation(document), handed_on=True)
         return Request(first_segment(parse_event(body)), handed_on=False)
     except InvalidEvent as exc:
-        log.warning(
+        outcome_log.warning(
             "invalid invocation body: %s", exc, extra={"call_id": call_id, "outcome": "error"}
         )
         return Outcome(OutcomeStatus.ERROR, {"error": str(exc)})
     except ObjectSkipped as exc:
-        log.info("skipped: %s", exc.reason, extra={"call_id": call_id, "outcome": "skipped"})
+        outcome_log.info(
+            "skipped: %s", exc.reason, extra={"call_id": call_id, "outcome": "skipped"}
+        )
         return Outcome(OutcomeStatus.SKIPPED, {"reason": exc.reason})
 
 
@@ -161,9 +168,7 @@ def publish(
     except ObjectSkipped as exc:
         return _skipped(event, exc, where, call_id)
     except InvalidEvent as exc:
-        # A continuation whose position the object does not have: nothing is sent.
-        log.warning("invalid continuation: %s", exc, extra={**where, "call_id": call_id})
-        return Outcome(OutcomeStatus.ERROR, {**where, "error": str(exc)})
+        return _invalid_continuation(exc, where, call_id)
     except ObjectRejected as exc:
         # Unreadable for good (e.g. archived): the stream still learns of it.
         job = _Segment(segment, settings, publisher, deadline, None, call_id, reader)
@@ -177,14 +182,21 @@ def publish(
         # sent has no marker, and the newer version's own event publishes it.
         return _skipped(event, exc, where, call_id)
     except InvalidEvent as exc:
-        log.warning("invalid continuation: %s", exc, extra={**where, "call_id": call_id})
-        return Outcome(OutcomeStatus.ERROR, {**where, "error": str(exc)})
+        return _invalid_continuation(exc, where, call_id)
+
+
+def _invalid_continuation(exc: InvalidEvent, where: dict[str, str], call_id: str | None) -> Outcome:
+    """A continuation whose position the object does not have: nothing is sent."""
+    outcome_log.warning(
+        "invalid continuation: %s", exc, extra={**where, "call_id": call_id, "outcome": "error"}
+    )
+    return Outcome(OutcomeStatus.ERROR, {**where, "error": str(exc)})
 
 
 def _skipped(
     event: ObjectEvent, exc: ObjectSkipped, where: dict[str, str], call_id: str | None
 ) -> Outcome:
-    log.info(
+    outcome_log.info(
         "skipped %s: %s",
         event.object_name,
         exc.reason,
@@ -481,7 +493,7 @@ class _Segment:
         }
 
     def _log(self, status: OutcomeStatus, detail: dict[str, Any]) -> None:
-        log.info(
+        outcome_log.info(
             "%s %s: %d records, %d invalid, %d bytes in %.0f ms (segment %d)",
             status,
             self.segment.event.object_name,

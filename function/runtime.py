@@ -340,7 +340,7 @@ class Runtime:
         )
         if error is not None:
             # The one line of a failed invocation (the handler then answers 502).
-            log.error(
+            pipeline.outcome_log.error(
                 "failed %s: %s: %s",
                 figures.object_name or "(no object)",
                 type(error).__name__,

@@ -8,8 +8,9 @@ and hands each one on (CONTRACT §4):
   detached chain, `first_segment(<createobject event>)`, through the same Functions invoke
   adapter a segment uses to hand on the rest of an object, so its failures are handled as
   any detached segment's are;
-- or through the local pipeline in this process (`--local`): `Runtime.for_oci(settings)
-  .invoke(event, deadline)`, object by object, one runtime per worker thread.
+- or through the local pipeline in this process (`--local`): `Runtime.for_oci(settings)`
+  per worker thread, object by object; an object that needs more than `--timeout` goes on
+  in segments in this process (objstream.local_chain), as the deployed function would.
 
 The event is built from the listing: the object's eTag, and an event id and time derived from
 the object version, so a re-run produces the same messages with the same ids. `--wait`
@@ -42,6 +43,7 @@ from function.errors import CliError, ConfigError, DeadlineExceeded, TransientEr
 from function.runtime import Runtime
 from objstream.cli.publish import FileResult, ProgressDisplay
 from objstream.cli.tail import StreamReader
+from objstream.local_chain import InProcessInvoker, run_chain
 from objstream.oci_events import object_event_body
 
 if TYPE_CHECKING:
@@ -252,7 +254,11 @@ class _FunctionSender:
 
 
 class _LocalSender:
-    """The local pipeline, `Runtime.for_oci(settings)`, one runtime per worker thread."""
+    """The local pipeline, `Runtime.for_oci(settings)`, one runtime per worker thread.
+
+    An object that needs more than `timeout` goes on in segments in this process (the
+    in-process chain), as the deployed function hands them to detached invocations.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -262,13 +268,16 @@ class _LocalSender:
 
     def send(self, body: bytes, timeout: float) -> tuple[str, dict[str, Any]]:
         runtime: Runtime | None = getattr(self._local, "runtime", None)
-        if runtime is None:
-            runtime = Runtime.for_oci(self._settings)
-            self._local.runtime = runtime
+        invoker: InProcessInvoker | None = getattr(self._local, "invoker", None)
+        if runtime is None or invoker is None:
+            invoker = InProcessInvoker()
+            runtime = Runtime.for_oci(self._settings, invoker=invoker)
+            self._local.runtime, self._local.invoker = runtime, invoker
             with self._lock:
                 self._runtimes.append(runtime)
-        outcome = runtime.invoke(body, Deadline.in_seconds(timeout))
-        return str(outcome.status), dict(outcome.detail)
+        outcomes = run_chain(runtime, invoker, body, lambda: Deadline.in_seconds(timeout))
+        detail = {**outcomes[-1].detail, "segments": len(outcomes)}
+        return str(outcomes[-1].status), detail
 
     def close(self) -> None:
         for runtime in self._runtimes:

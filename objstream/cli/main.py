@@ -463,6 +463,7 @@ class _StderrHandler(logging.Handler):
 
 
 def _configure_logging(*, debug: bool, verbose: bool) -> None:
+    from function.pipeline import OUTCOME_LOGGER
     from objstream.stream_reader import LIBRDKAFKA_LOGGER
 
     handler = _StderrHandler()
@@ -475,6 +476,9 @@ def _configure_logging(*, debug: bool, verbose: bool) -> None:
         # with one line that says what failed. The publisher's warnings are that line too.
         LIBRDKAFKA_LOGGER.disabled = True
         logging.getLogger("kafka_client.publisher").setLevel(logging.ERROR)
+    if not (debug or verbose):
+        # The function's outcome lines: the CLI reports every outcome itself.
+        logging.getLogger(OUTCOME_LOGGER).setLevel(logging.CRITICAL)
 
 
 def _one_line(exc: BaseException) -> str:
