@@ -48,5 +48,5 @@ def test_fdk_log_has_objstreams_lines_and_no_library_debug_lines(tmp_path: Path)
     assert json.loads(reply.body)["status"] == "skipped"
     assert standin.request_count(METRICS_PATH) == 1  # the SDK really did talk, thrice
     assert posted[0][0]["dimensions"] == {"bucket": BUCKET, "outcome": "skipped"}
-    assert re.search(rf" - function\.pipeline - INFO - skipped {re.escape(name)}: ", log), log
+    assert re.search(rf" - function\.outcome - INFO - skipped {re.escape(name)}: ", log), log
     assert not LIBRARY_DEBUG.search(log), log
