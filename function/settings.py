@@ -346,6 +346,7 @@ _RESERVED_PROPERTY_KEYS: Mapping[str, str] = {
     "ssl.ca.location": "STREAM_SSL_CA_LOCATION",
     "on_delivery": "(set by objstream)",
     "error_cb": "(set by objstream)",
+    "throttle_cb": "(set by objstream)",
 }
 
 

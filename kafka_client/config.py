@@ -32,6 +32,7 @@ RESERVED_PROPERTIES = frozenset(
         "ssl.ca.location",
         "on_delivery",
         "error_cb",
+        "throttle_cb",
     }
 )
 # Turning TLS verification off must be said in so many words; it is logged at every start.

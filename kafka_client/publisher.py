@@ -118,12 +118,14 @@ class StreamPublisher:
                 **config,
                 "error_cb": self._on_error,
                 "on_delivery": self._on_delivery,
+                "throttle_cb": self._on_throttle,
                 # librdkafka's own log lines go through logging (fdk's handlers), not raw stderr.
                 "logger": librdkafka_log,
             }
         )
         self._known_topics: set[str] = set()
         self._deadline = float("inf")
+        self._throttled = (0.0, 0.0)  # when the broker last throttled us, and for how long
         self._reset()
 
     # -- callbacks (served by poll/flush, in the calling thread) ------------------------------
@@ -141,6 +143,11 @@ class StreamPublisher:
         elif code in {KafkaError._TRANSPORT, KafkaError._SSL, KafkaError._RESOLVE}:  # noqa: SLF001
             self._last_transport_error = error
         log.warning("broker client error: %s", error.str(), extra={"kafka_error": error.name()})
+
+    def _on_throttle(self, event: Any) -> None:
+        # A broker over a quota holds its answers this long (OCI Streaming's 1 MB/s, a Kafka
+        # client quota): settling what is queued takes at least that much longer.
+        self._throttled = (time.monotonic(), float(event.throttle_time))
 
     def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         if error is None:  # only reachable if a user re-enables success reports
@@ -178,18 +185,21 @@ class StreamPublisher:
         """How long what is still queued will take to be acknowledged, at the recent rate.
 
         The rate is the acknowledgements of the last few seconds (a broker quota's first
-        burst does not count for long). 0 when nothing is queued; infinite when something has
-        been queued for a while and nothing was acknowledged.
+        burst does not count for long); a throttle the broker reported in that time is added,
+        since the next answer may be held as long. 0 when nothing is queued; infinite when
+        something has been queued for a while and nothing was acknowledged.
         """
         queued = len(self._producer)
         if not queued:
             return 0.0
         now = time.monotonic()
+        when, held = self._throttled
+        throttle = held if now - when < _RATE_STEP * _RATE_SAMPLES else 0.0
         self._acks.append((now, self.sent - queued))
         (then, acked_then), acked_now = self._acks[0], self.sent - queued
         if acked_now <= acked_then:
-            return math.inf if now - then >= _RATE_PATIENCE else 0.0
-        return queued * (now - then) / (acked_now - acked_then)
+            return math.inf if now - then >= _RATE_PATIENCE + throttle else throttle
+        return throttle + queued * (now - then) / (acked_now - acked_then)
 
     def ensure_topic(self, topic: str) -> None:
         """Check once per producer that `topic` exists (and that the broker lets us in)."""

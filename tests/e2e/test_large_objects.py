@@ -47,7 +47,7 @@ SECRET_ID = "ocid1.vaultsecret.oc1.iad.aaaaaaaalargeobjects"
 # OCI Streaming's limit is 1 MB/s a partition; a quarter of it, with 10 s invocations, makes
 # a few MB of stream bytes take several segments.
 QUOTA = 256 * 1024
-FN_DEADLINE = 10.0
+FN_DEADLINE = 12.0
 # The producer's queue and batches sized for that rate, as a user would for short deadlines:
 # what is queued must be acknowledged within a segment (see README "Large objects").
 PRODUCER = {
@@ -55,7 +55,7 @@ PRODUCER = {
     "KAFKA_BATCH_SIZE": "65536",
     "DEADLINE_MARGIN_SECONDS": "1",
 }
-RECORDS = 16000  # about 7 MB on the stream: a value of ~100 bytes and ~340 bytes of headers
+RECORDS = 20000  # about 9 MB on the stream: a value of ~100 bytes and ~340 bytes of headers
 
 
 def _jsonl() -> bytes:
@@ -79,8 +79,8 @@ def _json_array() -> bytes:
 
 
 def _raw() -> bytes:
-    # 48 KB chunks (64 KB messages): 150 chunks, 7 MB.
-    return bytes(range(256)) * (7 * 4096)
+    # 48 KB chunks (64 KB messages): 190 chunks, 9 MB.
+    return bytes(range(256)) * (9 * 4096)
 
 
 SAMPLES: dict[str, tuple[str, bytes, dict[str, str]]] = {
