@@ -158,6 +158,10 @@ def publish(
     start = resume.offset if resume is not None and not resume.skip else 0
     # formats (#14): an object that is Parquet by its settings or name is read by ranges only.
     ranged_only = needs_random_access(settings.record_format, event.object_name)
+    # formats2 (#14): so is a Parquet continuation (found by Content-Type or magic): no GET
+    # of the whole object just to be dropped after its first bytes.
+    parquet_resumed = resume is not None and resume.record_format is RecordFormat.PARQUET
+    ranged_only = ranged_only or parquet_resumed
     tracing.phase(tracing.READ)  # ops (issue #13): a span mark, a no-op unless tracing
     try:
         opened: ObjectBody | RangedObject = (

@@ -11,9 +11,10 @@
 - a connection dropped mid-body is resumed with `Range: bytes=<bytes already returned>-` and
   the same If-Match, so the caller sees each byte exactly once, or an error;
 - `open_ranged` (Parquet) reads the same version by byte ranges: a HeadObject (If-Match) for
-  its size, then one GetObject per range, each with `Range: bytes=a-b` and If-Match (412 →
-  ObjectSkipped, as for the streamed read); a range whose connection drops is resumed from the
-  bytes already received, up to `max_resumes` times per range;
+  its size (a HEAD's 404 has no body to say whether the bucket or the object is missing: a
+  GetObject tells them apart), then one GetObject per range, each with `Range: bytes=a-b`
+  and If-Match (412 → ObjectSkipped, as for the streamed read); a range whose connection
+  drops is resumed from the bytes already received, up to `max_resumes` times per range;
 - every request, retry, backoff and socket read is bounded by the invocation's deadline
   (see `DeadlineRetryStrategy`); 429, 5xx and network failures that outlast the retries
   become ObjectStorageError, a passed deadline DeadlineExceeded.
@@ -166,7 +167,7 @@ class OciObjectReader:
     def open_ranged(self, event: ObjectEvent, deadline: Deadline) -> RangedObject:
         """HeadObject (If-Match the event's eTag), then ranged GetObjects as they are asked for."""
         deadline.check(f"opening {event.resource_id}")
-        response = self._call(self._client.head_object, event, deadline, if_match=event.etag)
+        response = self._head(event, deadline)
         headers = response.headers
         etag = headers.get("etag") or event.etag
         size = _int_or_none(headers.get("content-length"))
@@ -196,6 +197,28 @@ class OciObjectReader:
             content_type=headers.get("content-type"),
             content_encoding=headers.get("content-encoding"),
         )
+
+    def _head(self, event: ObjectEvent, deadline: Deadline) -> Any:
+        """HeadObject (If-Match); a 404 is told apart with a GetObject.
+
+        A HEAD answer has no body, so its 404 cannot say BucketNotFound (no bucket, or a
+        policy that does not let the function read it) from ObjectNotFound: the SDK sees no
+        error code. A GetObject's 404 carries the code, and needs no permission besides
+        `read objects`. When that GET succeeds (the object came back, same eTag), its
+        headers serve as the HEAD's; its body is left unread.
+        """
+        try:
+            return self._call(self._client.head_object, event, deadline, if_match=event.etag)
+        except ObjectSkipped as exc:
+            cause = exc.__cause__
+            if not (
+                isinstance(cause, oci.exceptions.ServiceError)
+                and cause.status == HTTPStatus.NOT_FOUND
+            ):
+                raise
+        response = self.get(event, deadline, if_match=event.etag)
+        response.data.close()
+        return response
 
     def _read_range(
         self, event: ObjectEvent, deadline: Deadline, etag: str | None, start: int, length: int
@@ -233,7 +256,8 @@ class OciObjectReader:
                 if resumes >= self._max_resumes:
                     raise ObjectStorageError(
                         f"the connection to Object Storage dropped {resumes + 1} times while "
-                        f"reading bytes {first}-{last} of {event.resource_id}"
+                        f"reading bytes {start}-{last} of {event.resource_id}; gave up at "
+                        f"byte {start + received}"
                     ) from exc
                 resumes += 1
                 continue

@@ -17,7 +17,8 @@ Unsigned, tampered, stale or unknown-key requests get 401 and are counted in `re
 Object Storage: `GET`/`HEAD /n/{namespace}/b/{bucket}/o/{name}` (name percent-decoded), with
 ETag, Content-Length, Content-Type, Content-Encoding, opc-request-id; `Range` (`bytes=a-`,
 `a-b`, `-n`) → 206; `If-Match` → 412; unknown bucket → 404 BucketNotFound, unknown object →
-404 ObjectNotFound. Objects come from bytes or from a file, which is streamed with sendfile.
+404 ObjectNotFound (codes in the error body of a GET; a HEAD answer has no body, as OCI's).
+Objects come from bytes or from a file, which is streamed with sendfile.
 
 Object Storage listing: `GET /n` → the namespace (`namespace`); `GET /n/{namespace}/b/{bucket}/o`
 with `prefix`, `start`, `startAfter`, `end`, `limit`, `fields` → ListObjects' JSON, names in
@@ -1198,7 +1199,9 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (extra_headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        if not head:
+        # A HEAD answer never has a body, errors included (OCI's HeadObject 404 has none, so
+        # the SDK sees no error code); one written anyway would be read as the next answer.
+        if not head and self.command != "HEAD":
             self.wfile.write(body)
 
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
 import json
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import fastavro
+import pyarrow as pa
 import pytest
 import zstandard
 
@@ -31,6 +34,7 @@ from objstream.testing.fakes import FakePublisher, FakeReader, invoke
 from objstream.testing.fdk_server import FdkServer
 from objstream.testing.oci_standin import OciStandIn
 from objstream.testing.scenario import Seen, oci_event, read_stream
+from objstream.testing.typed_files import parquet_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,6 +87,49 @@ def _raw() -> bytes:
     return bytes(range(256)) * (9 * 4096)
 
 
+_MOMENT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def _parquet() -> bytes:
+    # Row groups of 2500 rows: the segments stop inside row groups and resume by ranges.
+    table = pa.table(
+        {
+            "n": pa.array(range(RECORDS), pa.int64()),
+            "pad": [f"{'p' * (40 + n % 40)}" for n in range(RECORDS)],
+            "at": pa.array(
+                [_MOMENT + dt.timedelta(seconds=n) for n in range(RECORDS)],
+                pa.timestamp("ms", "UTC"),
+            ),
+            "tags": [[f"t{n % 7}"] * (n % 3) for n in range(RECORDS)],
+        }
+    )
+    return parquet_bytes(table, row_group_size=2500, compression="zstd")
+
+
+_AVRO_SCHEMA = {
+    "type": "record",
+    "name": "Row",
+    "fields": [
+        {"name": "n", "type": "long"},
+        {"name": "pad", "type": "string"},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    ],
+}
+
+
+def _avro() -> bytes:
+    # Blocks of ~32 KB: segments stop inside blocks and resume at a block's offset.
+    rows = [
+        {"n": n, "pad": "a" * (60 + n % 40), "at": _MOMENT + dt.timedelta(seconds=n)}
+        for n in range(RECORDS)
+    ]
+    buffer = io.BytesIO()
+    fastavro.writer(
+        buffer, fastavro.parse_schema(_AVRO_SCHEMA), rows, codec="deflate", sync_interval=32_000
+    )
+    return buffer.getvalue()
+
+
 SAMPLES: dict[str, tuple[str, bytes, dict[str, str]]] = {
     "lines": ("app.log", _lines(), {}),
     "jsonl": ("events.jsonl", _jsonl(), {}),
@@ -91,6 +138,8 @@ SAMPLES: dict[str, tuple[str, bytes, dict[str, str]]] = {
     "raw": ("blob.bin", _raw(), {"MAX_MESSAGE_BYTES": "65536"}),
     "gzip-jsonl": ("events.jsonl.gz", gzip.compress(_jsonl()), {}),
     "zstd-csv": ("orders.csv.zst", zstandard.ZstdCompressor().compress(_csv()), {}),
+    "parquet": ("exports/rows.parquet", _parquet(), {}),
+    "avro": ("exports/rows.avro", _avro(), {}),
 }
 
 

@@ -15,12 +15,14 @@ becomes a dead letter the sink skips, while the object's good rows arrive.
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+import pyarrow as pa
 import pytest
 
 from function.core.deadline import Deadline
@@ -31,6 +33,7 @@ from objstream.testing.fakes import FakeReader
 from objstream.testing.postgres import PASSWORD as POSTGRES_PASSWORD
 from objstream.testing.postgres import PostgresServer, running_postgres
 from objstream.testing.scenario import oci_event
+from objstream.testing.typed_files import parquet_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -75,8 +78,9 @@ def connect(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield worker
 
 
-def _settings(broker: Broker, topic: str) -> Settings:
+def _settings(broker: Broker, topic: str, *, column_types: str | None = COLUMN_TYPES) -> Settings:
     listener = broker.sasl_ssl
+    typed = {"CONNECT_COLUMN_TYPES": column_types} if column_types is not None else {}
     return Settings.from_env(
         {
             "STREAM_BOOTSTRAP_SERVERS": listener.bootstrap_servers,
@@ -87,7 +91,7 @@ def _settings(broker: Broker, topic: str) -> Settings:
             "STREAM_AUTH_TOKEN": listener.password or "",
             "STREAM_SSL_CA_LOCATION": listener.ca_location or "",
             "VALUE_FORMAT": "connect-json",
-            "CONNECT_COLUMN_TYPES": COLUMN_TYPES,
+            **typed,
         }
     )
 
@@ -229,3 +233,82 @@ def test_a_record_that_fails_its_declared_type_is_dead_lettered_and_the_sink_wri
     connect.wait_until_consumed(name, _past_last_record(broker, topic))
     rows = _rows(postgres, table)
     assert [(row[1], row[9]) for row in rows] == [("1001", "0"), ("1002", "2"), ("1003", "3")]
+
+
+# A Parquet export whose columns carry their types: the Connect schema comes from the file's
+# own (no CONNECT_COLUMN_TYPES), so the sink creates typed columns.
+PARQUET_AT = dt.datetime(2026, 11, 28, 10, 0, 0, 123000, tzinfo=dt.UTC)
+PARQUET_TABLE = pa.table(
+    {
+        "id": pa.array([2**40 + 1, -(2**62), 0], pa.int64()),
+        "ratio": pa.array([0.1, -1.5e300, None], pa.float64()),
+        "paid": pa.array([True, False, None], pa.bool_()),
+        "customer": pa.array(["Zoë Müller", '李雷 "🚀"', None], pa.string()),
+        "blob": pa.array([b"\x00\xff\x10", b"", None], pa.binary()),
+        "price": pa.array(
+            [decimal.Decimal("12.50"), decimal.Decimal("-9999999999.99"), None],
+            pa.decimal128(12, 2),
+        ),
+        "day": pa.array([dt.date(2024, 2, 29), dt.date(1900, 1, 1), None], pa.date32()),
+        "at": pa.array(
+            [PARQUET_AT, PARQUET_AT - dt.timedelta(days=20_000), None], pa.timestamp("ms", "UTC")
+        ),
+    }
+)
+PARQUET_EXPECTED = [
+    (2**40 + 1, 0.1, True, "Zoë Müller", b"\x00\xff\x10", decimal.Decimal("12.50"),
+     dt.date(2024, 2, 29), PARQUET_AT.replace(tzinfo=None)),
+    (-(2**62), -1.5e300, False, '李雷 "🚀"', b"", decimal.Decimal("-9999999999.99"),
+     dt.date(1900, 1, 1), (PARQUET_AT - dt.timedelta(days=20_000)).replace(tzinfo=None)),
+    (0, None, None, None, None, None, None, None),
+]  # fmt: skip
+
+
+def test_a_parquet_file_lands_as_typed_postgresql_columns_from_its_own_schema(
+    broker: Broker, connect: ConnectWorker, postgres: PostgresServer
+) -> None:
+    topic = broker.create_topic()
+    table = f"export_{uuid.uuid4().hex[:8]}"
+    data = parquet_bytes(PARQUET_TABLE, row_group_size=2)  # two row groups
+    reader = FakeReader(data)
+    settings = _settings(broker, topic, column_types=None)
+    assert not settings.column_types
+
+    event = oci_event(NAMESPACE, BUCKET, "exports/2026/customers.parquet", str(uuid.uuid4()))
+    outcome = _publish(settings, event, reader)
+    assert (outcome["status"], outcome["format"]) == ("published", "parquet")
+    assert outcome["records"] == len(PARQUET_EXPECTED)
+    assert len(reader.ranged) == 1
+
+    name, config = _sink_config(topic, table, postgres)
+    connect.create_connector(name, config)
+    connect.wait_for_rows(name, lambda: _count(postgres, table), len(PARQUET_EXPECTED))
+    connect.wait_until_consumed(name, _past_last_record(broker, topic))
+
+    column_types = dict(
+        postgres.query(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s",
+            (table,),
+        )
+    )
+    assert column_types == {
+        "objstream_id": "text",
+        "id": "bigint",
+        "ratio": "double precision",
+        "paid": "boolean",
+        "customer": "text",
+        "blob": "bytea",
+        "price": "numeric",
+        "day": "date",
+        "at": "timestamp without time zone",
+        "source_object": "text",
+        "record_index": "text",
+        "source_etag": "text",
+    }
+    rows = postgres.query(
+        "SELECT id, ratio, paid, customer, blob, price, day, at "
+        f'FROM "{table}" ORDER BY record_index::int'
+    )
+    assert [
+        (*row[:4], bytes(row[4]) if row[4] is not None else None, *row[5:]) for row in rows
+    ] == (PARQUET_EXPECTED)

@@ -11,9 +11,12 @@ the whole object's counts and the number of segments.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from typing import Any
 
+import fastavro
+import pyarrow as pa
 import pytest
 import zstandard
 
@@ -23,6 +26,7 @@ from function.settings import Settings
 from objstream.local_chain import InProcessInvoker, run_chain
 from objstream.oci_events import object_event_body
 from objstream.testing.fakes import CountdownDeadline, FakePublisher, FakeReader, Sent
+from objstream.testing.typed_files import parquet_bytes, sample_table
 
 NAMESPACE, BUCKET = "ns", "uploads"
 COUNT = 3000
@@ -58,6 +62,49 @@ def _raw() -> bytes:
     return bytes(range(256)) * 120_000
 
 
+# A row over the message limit (64 KB here): a dead letter in the middle of a row group/block.
+_HUGE = "h" * 70_000
+
+
+def _parquet() -> bytes:
+    # Row groups of 700 rows: segments of ~1000 records stop inside a row group, not at one.
+    table = sample_table(COUNT)
+    notes = pa.array([_HUGE if n == 1500 else f"note {n}" for n in range(COUNT)])
+    return parquet_bytes(table.append_column("note", notes), row_group_size=700)
+
+
+AVRO_SCHEMA = {
+    "type": "record",
+    "name": "Order",
+    "fields": [
+        {"name": "n", "type": "long"},
+        {"name": "note", "type": ["null", "string"]},
+        {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9,
+                                   "scale": 2}},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+    ],
+}  # fmt: skip
+
+
+def _avro(codec: str) -> bytes:
+    import decimal
+
+    rows = [
+        {
+            "n": n,
+            "note": None if n % 5 == 0 else (_HUGE if n == 1701 else f"note {n} é"),
+            "price": decimal.Decimal(n * 7 - 900).scaleb(-2),
+            "tags": [f"t{j}" for j in range(n % 3)],
+        }
+        for n in range(COUNT)
+    ]
+    buffer = io.BytesIO()
+    # Blocks of a few hundred records: segments stop inside a block, not at one.
+    fastavro.writer(buffer, fastavro.parse_schema(AVRO_SCHEMA), rows, codec=codec,
+                    sync_interval=16_000)  # fmt: skip
+    return buffer.getvalue()
+
+
 SAMPLES: dict[str, tuple[str, bytes]] = {
     "lines": ("logs/app.log", _lines()),
     "jsonl": ("events.jsonl", _jsonl()),
@@ -66,6 +113,10 @@ SAMPLES: dict[str, tuple[str, bytes]] = {
     "raw": ("blob.bin", _raw()),
     "gzip-jsonl": ("events.jsonl.gz", gzip.compress(_jsonl())),
     "zstd-csv": ("orders.csv.zst", zstandard.ZstdCompressor().compress(_csv())),
+    "parquet": ("exports/orders.parquet", _parquet()),
+    "parquet-by-magic": ("exports/orders.bin", _parquet()),
+    "avro-deflate": ("exports/orders.avro", _avro("deflate")),
+    "avro-snappy": ("exports/orders.avro", _avro("snappy")),
 }
 
 
@@ -224,6 +275,49 @@ def test_a_compressed_object_is_decoded_again_from_its_start_by_every_segment() 
     outcomes = run_chain(runtime, invoker, _event(name), lambda: CountdownDeadline.of(6))
     assert len(outcomes) >= 3
     assert set(reader.starts) == {0}
+
+
+def _chain_reading(sample: str) -> tuple[FakeReader, list[dict[str, Any]]]:
+    """The chain over a reader the test keeps, and the checkpoints' resume positions."""
+    name, data = SAMPLES[sample]
+    publisher, invoker = FakePublisher(), InProcessInvoker()
+    reader = FakeReader(data)
+    runtime = Runtime(
+        _settings(),
+        reader=lambda: reader,
+        tokens=None,
+        publisher_factory=lambda _config: publisher,
+        invoker=lambda: invoker,
+    )
+    outcomes = run_chain(runtime, invoker, _event(name), lambda: CountdownDeadline.of(6))
+    assert len(outcomes) >= 3
+    checkpoints = _of_type(publisher.sent, "objstream.object.continued")
+    return reader, [json.loads(c.value or b"")["resume"] for c in checkpoints]
+
+
+@pytest.mark.parametrize("sample", ["parquet", "parquet-by-magic"], ids=str)
+def test_parquet_continuations_resume_at_a_row_group_and_row_by_ranged_reads_only(
+    sample: str,
+) -> None:
+    reader, resumes = _chain_reading(sample)
+    assert all(set(r) == {"format", "rowGroup", "row"} for r in resumes)
+    assert any(r["row"] for r in resumes), "segments should stop inside a row group"
+    # Only the first segment of an object not named .parquet streams (its first bytes say
+    # Parquet); every later one opens ranges alone.
+    assert reader.starts == ([] if sample == "parquet" else [0])
+    assert len(reader.ranged) == len(resumes) + 1
+
+
+@pytest.mark.parametrize("sample", ["avro-deflate", "avro-snappy"], ids=str)
+def test_avro_continuations_stream_from_their_block_and_read_only_the_header_by_range(
+    sample: str,
+) -> None:
+    reader, resumes = _chain_reading(sample)
+    offsets = [r["offset"] for r in resumes]
+    assert reader.starts == [0, *offsets]
+    assert any(r["row"] for r in resumes), "segments should stop inside a block"
+    # Each continuation reads the header (the object's first bytes, before its block) once.
+    assert [(r.requests, r.bytes_read) for r in reader.ranged] == [(1, o) for o in offsets]
 
 
 def test_without_an_invoker_the_deadline_is_a_502_as_in_v1() -> None:

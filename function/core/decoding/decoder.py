@@ -51,7 +51,7 @@ from function.errors import ObjectRejected
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from function.core.decoding.avro import AvroRecords
+    from function.core.decoding.avro import AvroHeader, AvroRecords
     from function.core.decoding.parquet import ParquetRows
     from function.core.decoding.typed import Column
 
@@ -236,14 +236,16 @@ class RecordDecoder:
         options = self._options
         resumed = self._resumed
         try:
-            if self._stream_is_ranged and needs_random_access(
-                options.record_format, options.object_name
+            if self._stream_is_ranged and (
+                self._forced is RecordFormat.PARQUET
+                or needs_random_access(options.record_format, options.object_name)
             ):
-                source = (
-                    FormatSource.CONFIGURED
-                    if options.record_format is RecordFormat.PARQUET
-                    else FormatSource.OBJECT_NAME
-                )
+                if self._forced is RecordFormat.PARQUET:
+                    source = FormatSource.RESUMED
+                elif options.record_format is RecordFormat.PARQUET:
+                    source = FormatSource.CONFIGURED
+                else:
+                    source = FormatSource.OBJECT_NAME
                 self._choice = FormatChoice(RecordFormat.PARQUET, source)
                 yield from self._parquet()
                 return
@@ -338,14 +340,13 @@ class RecordDecoder:
         yield from rows
 
     def _avro(self, chunks: Iterator[bytes], limits: Limits) -> Iterator[Item]:
-        from function.core.decoding.avro import MAX_HEADER_BYTES, AvroHeader, AvroRecords
+        from function.core.decoding.avro import AvroRecords
 
         resume, header = self._resume, None
         offset = resume.offset if resume else 0
         if offset:
             # The chunks start at the block; the schema and sync marker are at the start.
-            source = self._open_ranged()
-            header = AvroHeader.parse(source.read(0, min(source.size, MAX_HEADER_BYTES)))
+            header = _avro_header(self._open_ranged(), offset)
         records = AvroRecords(
             chunks,
             limits,
@@ -357,6 +358,26 @@ class RecordDecoder:
         )
         self._typed = records
         yield from records
+
+
+# A resumed Avro object's header is read in ranges this long at first, growing tenfold: a
+# header is a schema (a few KiB), and the cap (avro.MAX_HEADER_BYTES) is for hostile files.
+AVRO_HEADER_READ = 64 * 1024
+
+
+def _avro_header(source: RandomAccess, first_block: int) -> AvroHeader:
+    """The header of an Avro object resumed at the block at `first_block`, read by ranges."""
+    from function.core.decoding.avro import MAX_HEADER_BYTES, AvroHeader
+
+    cap = min(source.size, first_block, MAX_HEADER_BYTES)
+    length = min(AVRO_HEADER_READ, cap)
+    while True:
+        try:
+            return AvroHeader.parse(source.read(0, length))
+        except ObjectRejected:
+            if length >= cap:
+                raise
+            length = min(length * 10, cap)
 
 
 class _LazySeekable(io.RawIOBase):
