@@ -120,7 +120,7 @@ class JsonLinesPacker:
 
     def add(self, index: int, line: bytes, key: bytes | None) -> bool:
         """Pack record `index`; True when that filled the pack to `max_records` (sent)."""
-        if self._count and (key != self._key or self._size + len(line) + 1 > self._max_bytes):
+        if self.starts_new_pack(line, key):
             self.close()
         if not self._count:
             self._first, self._key = index, key
