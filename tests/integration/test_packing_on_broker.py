@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -83,7 +83,8 @@ def _of(messages: list[Message], name: str, ce_type: str) -> list[Message]:
 
 def _stored_bytes(message: Message) -> int:
     """What one message brings to the log besides the batch framing: key, value, headers."""
-    headers = sum(len(k) + len(v or b"") for k, v in message.headers() or [])
+    pairs = cast("list[tuple[str, bytes | None]]", message.headers() or [])
+    headers = sum(len(name) + len(value or b"") for name, value in pairs)
     return len(message.key() or b"") + len(message.value() or b"") + headers
 
 
