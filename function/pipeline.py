@@ -9,6 +9,7 @@ exactly one terminal marker, sent only after everything before it was acknowledg
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from function.core.decoding.records import RecordFormat
 from function.core.events import MAX_EVENT_BYTES, parse_event
 from function.core.limits import HEADER_ROOM
 from function.core.messages import ObjectMessages
+from function.core.packing import JsonLinesPacker, line_maker
 from function.errors import (
     ConnectValueError,
     InvalidEvent,
@@ -40,12 +42,13 @@ from function.errors import (
     ObjectSkipped,
 )
 from function.ports import RangedObject
-from function.settings import BadRecordPolicy, KeyMode, Settings, ValueFormat
+from function.settings import BadRecordPolicy, KeyMode, MessagePacking, Settings, ValueFormat
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from function.core.deadline import Deadline
+    from function.core.decoding.records import ResumePoint
     from function.core.events import ObjectEvent
     from function.ports import FunctionInvoker, ObjectBody, ObjectReader, Publisher
 
@@ -219,10 +222,15 @@ class _Counts:
 
 @dataclass(frozen=True, slots=True)
 class _Stop:
-    """The segment stopped for a hand-off after the item ending at `end`, index `last`."""
+    """The segment stopped for a hand-off after the item ending at `end`, index `last`.
+
+    `resume`: where the next segment starts, when it was taken before the decoder went on
+    (packing: the item after `last` was read, then left to the next segment).
+    """
 
     last: int
     end: int
+    resume: ResumePoint | None = None
 
 
 class _Segment:
@@ -368,6 +376,11 @@ class _Segment:
         serialize = _serializer(self.envelope, decoder, messages)
         key_of = _record_key(settings, messages.key)
         on_invalid = _bad_record_policy(settings, messages, publisher, counts, self.control)
+        if _packs(settings, decoder.record_format):
+            # v2 (CONTRACT §5): the one choice point between packs and a message per record.
+            return self._send_packs(
+                decoder, chain((first,), items), first.index, key_of, on_invalid
+            )
         time_to_stop = self._time_to_stop()
         pace = _Pace()
         topic = settings.topic
@@ -403,6 +416,57 @@ class _Segment:
                     return _Stop(index, item.end)
         finally:
             counts.records += sent
+        deadline.check("publishing records")
+        return None
+
+    def _send_packs(
+        self,
+        decoder: RecordDecoder,
+        items: Iterator[Item],
+        first_index: int,
+        key_of: Callable[[bytes], bytes | None],
+        on_invalid: Callable[[InvalidRecord], None],
+    ) -> _Stop | None:
+        """The records in packs (CONTRACT §5); a `_Stop` when the segment hands off.
+
+        A segment stops only at a pack boundary, so that where packs end does not depend on
+        where segments do: once it is time to stop, the open pack is filled on until it
+        closes (`_PackedRecords.finish`).
+        """
+        deadline, settings, send = self.deadline, self.settings, self.publisher.send
+        topic = settings.topic
+        packer = JsonLinesPacker(
+            self.messages,
+            lambda value, key, headers: send(topic, value, key, headers),
+            max_bytes=settings.max_message_bytes - HEADER_ROOM,
+            max_records=settings.pack_max_records,
+        )
+        packed = _PackedRecords(packer, line_maker(decoder.record_format), key_of, on_invalid)
+        # The hot loop, once per record: what it uses is bound to locals first.
+        pack, time_to_stop, pace, every = (
+            packed.pack,
+            self._time_to_stop(),
+            _Pace(),
+            _DEADLINE_EVERY,
+        )
+        try:
+            for item in items:
+                index = item.index
+                if not index % every:
+                    deadline.check("publishing records")
+                    stopping = index > first_index and time_to_stop()
+                    every = pace.every(every)
+                    if stopping:
+                        return packed.finish(item, items, decoder, deadline)
+                pack(item)
+            packer.close()
+        except ObjectRejected:
+            # The object cannot go on (a bad record under `fail`, corrupt data further on):
+            # the records before it are published, as without packing.
+            packer.close()
+            raise
+        finally:
+            self.counts.records += packer.records_sent
         deadline.check("publishing records")
         return None
 
@@ -448,7 +512,8 @@ class _Segment:
         """Checkpoint, then invoke the next segment; answer `continued`."""
         segment, messages, publisher = self.segment, self.messages, self.publisher
         totals = self._totals(decoder)
-        following = segment.next_segment(stop.last + 1, decoder.resume_after(stop.end), totals)
+        resume = stop.resume if stop.resume is not None else decoder.resume_after(stop.end)
+        following = segment.next_segment(stop.last + 1, resume, totals)
         progress = {
             "nextIndex": following.next_index,
             "counts": totals.to_json(),
@@ -532,6 +597,82 @@ class _Pace:
             current //= 2
             took /= 2
         return current
+
+
+class _PackedRecords:
+    """Records into packs, and where a segment may stop among them (MESSAGE_PACKING=jsonl)."""
+
+    __slots__ = ("_key_of", "_on_invalid", "_to_line", "packer")
+
+    def __init__(
+        self,
+        packer: JsonLinesPacker,
+        to_line: Callable[[bytes], bytes],
+        key_of: Callable[[bytes], bytes | None],
+        on_invalid: Callable[[InvalidRecord], None],
+    ) -> None:
+        self.packer = packer
+        self._to_line = to_line
+        self._key_of = key_of
+        self._on_invalid = on_invalid
+
+    def pack(self, item: Item) -> bool:
+        """Pack a record, or dead-letter an invalid one; True when a pack is open after it."""
+        if not isinstance(item, InvalidRecord):
+            line = self._to_line(item.value)
+            unfit = self.packer.line_too_long(line)
+            if unfit is None:
+                return not self.packer.add(item.index, line, self._key_of(item.value))
+            item = InvalidRecord(item.index, item.start, item.end, unfit, item.value)
+        self.packer.close()  # an invalid record ends a pack, and is dead-lettered on its own
+        self._on_invalid(item)
+        return False
+
+    def finish(
+        self, item: Item, items: Iterator[Item], decoder: RecordDecoder, deadline: Deadline
+    ) -> _Stop | None:
+        """Pack `item` and what follows until the open pack closes; the stop after it.
+
+        A pack that closes because the next record does not fit, or has another key, leaves
+        that record (read already) to the next segment, which starts at it; None when the
+        object ends first.
+        """
+        packer, to_line, key_of = self.packer, self._to_line, self._key_of
+        while self.pack(item):
+            # Taken now: Parquet and Avro know where they are, not where they were.
+            stop = _Stop(item.index, item.end, decoder.resume_after(item.end))
+            following = next(items, None)
+            if following is None:
+                packer.close()
+                return None
+            item = following
+            if not item.index % _DEADLINE_EVERY:
+                deadline.check("publishing records")
+            if not isinstance(item, InvalidRecord) and packer.starts_new_pack(
+                to_line(item.value), key_of(item.value)
+            ):
+                packer.close()
+                return stop
+        return _Stop(item.index, item.end)
+
+
+def _packs(settings: Settings, record_format: RecordFormat) -> bool:
+    """Whether this object's records go in packs: MESSAGE_PACKING=jsonl, and not raw chunks."""
+    if settings.message_packing is not MessagePacking.JSONL:
+        return False
+    if record_format is RecordFormat.RAW:
+        _say_raw_is_not_packed()
+        return False
+    return True
+
+
+@functools.cache
+def _say_raw_is_not_packed() -> None:
+    """Once per container, not per object: CONTRACT §5, packing does not apply to raw."""
+    log.info(
+        "MESSAGE_PACKING=jsonl does not apply to raw objects (their chunks are large already):"
+        " one message per chunk (logged once)"
+    )
 
 
 def _after(items: Iterator[Item], first_index: int, deadline: Deadline) -> Iterator[Item]:

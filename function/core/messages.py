@@ -2,8 +2,8 @@
 
 Pure: no I/O. Every message carries the headers `ce_specversion`, `ce_id`, `ce_source`,
 `ce_type`, `ce_time`, `ce_subject` and `content-type`; the value is the event's data.
-Records add `ce_recordindex` and `ce_etag`. Ids are derived from the object version, so a
-replay of the same event yields the same ids.
+Records add `ce_recordindex` and `ce_etag`; packs of records (§5) `ce_recordcount` too. Ids
+are derived from the object version, so a replay of the same event yields the same ids.
 
 Per-object parts (key, the headers every record shares, the id prefix) are built once in
 `ObjectMessages`; per-record work is two small byte strings and one list.
@@ -28,11 +28,13 @@ if TYPE_CHECKING:
 
 SPECVERSION = b"1.0"
 TYPE_RECORD = "objstream.record"
+TYPE_RECORDS = "objstream.records"  # a pack of consecutive records (CONTRACT §5)
 TYPE_INVALID = "objstream.record.invalid"
 TYPE_PUBLISHED = "objstream.object.published"
 TYPE_REJECTED = "objstream.object.rejected"
 TYPE_CONTINUED = "objstream.object.continued"
 JSON = b"application/json"
+NDJSON = b"application/x-ndjson"
 
 _CONTENT_TYPES: dict[RecordFormat, bytes] = {
     RecordFormat.CSV: JSON,
@@ -67,7 +69,16 @@ class Outgoing:
 class ObjectMessages:
     """Builds every message about one object version."""
 
-    __slots__ = ("_common", "_etag", "_id_prefix", "_record_tail", "event", "key", "version_id")
+    __slots__ = (
+        "_common",
+        "_etag",
+        "_id_prefix",
+        "_pack_tail",
+        "_record_tail",
+        "event",
+        "key",
+        "version_id",
+    )
 
     def __init__(self, event: ObjectEvent) -> None:
         self.event = event
@@ -81,6 +92,8 @@ class ObjectMessages:
             ("ce_subject", event.object_name.encode()),
         ]
         self._record_tail: Headers = []
+        head = self._headers(b"", TYPE_RECORDS, NDJSON)
+        self._pack_tail: Headers = [*head[2:], ("ce_etag", self._etag)]
 
     def _headers(self, ce_id: bytes, ce_type: str, content_type: bytes) -> Headers:
         return [
@@ -115,6 +128,21 @@ class ObjectMessages:
             ("ce_id", self._id_prefix + number),
             ("ce_recordindex", number),
             *self._record_tail,
+        ]
+
+    def pack_headers(self, first: int, count: int) -> Headers:
+        """Headers of the pack of records `[first, first + count)` (CONTRACT §5).
+
+        `ce_id` = `<object version id>-<first>-<last>`; each record in it keeps its own id,
+        `<object version id>-<index>`, as in a message of its own.
+        """
+        number = str(first).encode()
+        return [
+            ("ce_specversion", SPECVERSION),
+            ("ce_id", b"%s%s-%d" % (self._id_prefix, number, first + count - 1)),
+            ("ce_recordindex", number),
+            ("ce_recordcount", str(count).encode()),
+            *self._pack_tail,
         ]
 
     def invalid_message(self, record: InvalidRecord, *, max_bytes: int) -> Outgoing:

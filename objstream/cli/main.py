@@ -223,6 +223,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     options = TailOptions(
         from_beginning=args.from_beginning,
         as_json=args.json,
+        as_messages=args.messages,
         max_messages=args.max,
         idle_timeout=args.timeout,
         preview_width=args.preview,
@@ -434,6 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--from-beginning", action="store_true", help="start at the oldest retained message"
     )
     tail.add_argument("--json", action="store_true", help="one JSON object per message")
+    tail.add_argument(
+        "--messages",
+        action="store_true",
+        help="show packed messages (MESSAGE_PACKING=jsonl) as messages, not record by record",
+    )
     tail.add_argument("--max", type=_positive(int), metavar="N", help="stop after N messages")
     tail.add_argument(
         "--timeout",

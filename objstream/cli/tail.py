@@ -3,7 +3,9 @@
 Each message is a CloudEvent in Kafka's binary mode (CONTRACT.md §2): what matters is in the
 headers (`ce_type`, `ce_subject`, `ce_recordindex`, …) and the key; the value is the data.
 A line shows partition/offset, type, subject, record index, key and a preview of the value;
-`--json` prints one JSON object per message instead, for scripts.
+`--json` prints one JSON object per message instead, for scripts. A packed message
+(`objstream.records`, CONTRACT §5) is shown record by record, each with its index and id, as
+`objstream.unpack` gives them back; `--messages` shows it as the one message it is.
 
 The reader assigns every partition itself (no group membership, no rebalance wait) under a
 group id of its own and never commits, so it cannot disturb real consumers' offsets.
@@ -30,6 +32,7 @@ from objstream.stream_reader import (
     raise_for_errors,
     read_topic_metadata,
 )
+from objstream.unpack import PACKED_TYPE, unpack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -47,6 +50,7 @@ _POLL_STEP = 0.2
 
 _TYPE_STYLES = {
     "objstream.record": "cyan",
+    PACKED_TYPE: "cyan",
     "objstream.record.invalid": "bold red",
     "objstream.object.published": "bold green",
     "objstream.object.rejected": "bold red",
@@ -140,30 +144,79 @@ class StreamMessage:
     def preview(self, width: int) -> str:
         """The value on one line, at most `width` characters."""
         value, encoding = self.decoded_value()
-        if encoding == "json":
-            text = orjson.dumps(value).decode()
-        elif encoding == "text":
-            text = _visible(value)
-        else:
-            text = f"<{len(self.value)} bytes>"
-        return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+        return _preview(value, encoding, len(self.value), width)
 
     def line(self, preview_width: int, *, show_key: bool = True) -> Text:
         """The readable one-line form (styled; printed plain when not on a terminal)."""
+        return self._line(self.index, None, self.preview(preview_width), show_key=show_key)
+
+    @property
+    def is_packed(self) -> bool:
+        """Whether this is a pack of records (`objstream.records`)."""
+        return self.type == PACKED_TYPE
+
+    def record_lines(self, preview_width: int, *, show_key: bool = True) -> list[Text]:
+        """A pack's records, one line each: its index, its id and a preview of its value."""
+        return [
+            self._line(
+                record.index,
+                record.id,
+                _preview(record.value, "json", 0, preview_width),
+                show_key=show_key,
+            )
+            for record in unpack((list(self.headers.items()), self.value))
+        ]
+
+    def records_json(self) -> list[dict[str, Any]]:
+        """A pack's records, one JSON object each (`tail --json`): the message's fields, the
+        record's index, id and value, and `pack` (the message's id, first index and count)."""
+        message = self.to_json()
+        del message["value"], message["headers"]
+        pack = {"id": self.header("ce_id"), "index": self.index, "count": self.count}
+        return [
+            {**message, "id": record.id, "index": record.index, "value": record.value,
+             "valueEncoding": "json", "pack": pack}
+            for record in unpack((list(self.headers.items()), self.value))
+        ]  # fmt: skip
+
+    @property
+    def count(self) -> int | None:
+        """`ce_recordcount`, for packs."""
+        raw = self.header("ce_recordcount")
+        return int(raw) if raw is not None and raw.isdigit() else None
+
+    def _line(
+        self, index: int | None, record_id: str | None, preview: str, *, show_key: bool
+    ) -> Text:
         text = Text()
         text.append(f"{self.partition}/{self.offset}", style="dim")
         text.append("  ")
         text.append(self.type, style=_TYPE_STYLES.get(self.type, "magenta"))
         text.append("  ")
         text.append(self.header("ce_subject") or "-", style="bold")
-        if self.index is not None:
-            text.append(f" #{self.index}", style="yellow")
+        if index is not None:
+            text.append(f" #{index}", style="yellow")
+        if self.is_packed and record_id is None:
+            text.append(f" ({self.count} records)", style="yellow")
+        if record_id is not None:
+            text.append(f"  id={record_id}", style="dim")
         if show_key:
             key = self.key.decode("utf-8", errors="replace") if self.key is not None else "(none)"
             text.append(f"  key={key}", style="dim")
         text.append("  ")
-        text.append(self.preview(preview_width))
+        text.append(preview)
         return text
+
+
+def _preview(value: Any, encoding: str, size: int, width: int) -> str:
+    """A value on one line, at most `width` characters."""
+    if encoding == "json":
+        text = orjson.dumps(value).decode()
+    elif encoding == "text":
+        text = _visible(value)
+    else:
+        text = f"<{size} bytes>"
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 _CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
@@ -300,6 +353,7 @@ class TailOptions:
 
     from_beginning: bool = False
     as_json: bool = False
+    as_messages: bool = False  # packs as the messages they are, not record by record
     max_messages: int | None = None
     idle_timeout: float | None = None
     preview_width: int = 100
@@ -319,15 +373,19 @@ def run_tail(settings: Settings, options: TailOptions, console: Console, out: Te
             max_messages=options.max_messages, idle_timeout=options.idle_timeout
         ):
             count += 1
+            by_record = message.is_packed and not options.as_messages
             if options.as_json:
-                out.write(orjson.dumps(message.to_json()).decode() + "\n")
+                shown = message.records_json() if by_record else [message.to_json()]
+                out.write("".join(orjson.dumps(one).decode() + "\n" for one in shown))
                 out.flush()
-            elif console.is_terminal:
-                # One screen line per message: cropped at the terminal's edge, not wrapped.
-                console.print(
-                    message.line(options.preview_width), no_wrap=True, overflow="ellipsis"
-                )
-            else:
-                out.write(message.line(options.preview_width).plain + "\n")
-                out.flush()
+                continue
+            width = options.preview_width
+            lines = message.record_lines(width) if by_record else [message.line(width)]
+            for line in lines:
+                if console.is_terminal:
+                    # One screen line per record: cropped at the terminal's edge, not wrapped.
+                    console.print(line, no_wrap=True, overflow="ellipsis")
+                else:
+                    out.write(line.plain + "\n")
+            out.flush()
     return count

@@ -124,3 +124,35 @@ def test_a_wrong_token_fails_publish_in_one_line_without_the_token(
     assert "not-the-token-8d1f" not in ran.output
     assert "failed" in ran.stdout  # the summary table still says what happened
     assert ran.seconds < 15
+
+
+def test_tail_shows_packed_messages_record_by_record_or_as_messages(
+    stream_env: dict[str, str],
+) -> None:
+    name = f"cli/{uuid.uuid4().hex[:8]}/packed.jsonl"
+    packing = {**stream_env, "MESSAGE_PACKING": "jsonl", "PACK_MAX_RECORDS": "2"}
+    ran = run_objstream("publish", "--name", name, str(SAMPLES / "sensors.jsonl"), env=packing)
+    assert ran.code == 0, ran.output
+
+    records = [m for m in _about(_tail_json(stream_env), name) if m["type"] == "objstream.records"]
+    assert records, "no packed records"
+    assert [m["index"] for m in records] == sorted(m["index"] for m in records)
+    for record in records:
+        version = record["pack"]["id"].rsplit("-", 2)[0]
+        assert record["id"] == f"{version}-{record['index']}"
+        assert record["pack"]["index"] <= record["index"]
+        assert record["index"] < record["pack"]["index"] + record["pack"]["count"]
+    assert records[0]["value"]["ts"] == "2026-11-27T10:00:01.112Z"
+
+    ran = run_objstream("tail", "--from-beginning", "--timeout", "2", env=stream_env)
+    lines = [line for line in ran.stdout.splitlines() if f" {name} #" in line]
+    first = next(line for line in lines if f"{name} #0 " in line)
+    assert "objstream.records" in first
+    assert f"id={records[0]['id']}" in first
+
+    ran = run_objstream("tail", "--from-beginning", "--messages", "--timeout", "2", env=stream_env)
+    packs = [
+        line for line in ran.stdout.splitlines() if "objstream.records" in line and name in line
+    ]
+    assert len(packs) == len({m["pack"]["id"] for m in records})
+    assert f"{name} #0 (2 records)" in packs[0]

@@ -149,9 +149,9 @@ def _event(name: str) -> bytes:
     return object_event_body(NAMESPACE, BUCKET, name, "etag-1", event_id="event-1")
 
 
-def _single_pass(name: str, data: bytes) -> FakePublisher:
+def _single_pass(name: str, data: bytes, **env: str) -> FakePublisher:
     publisher = FakePublisher()
-    runtime = _runtime(_settings(CONTINUATION="off"), data, publisher, None)
+    runtime = _runtime(_settings(CONTINUATION="off", **env), data, publisher, None)
     outcome = runtime.invoke(_event(name), Deadline.in_seconds(60))
     assert outcome.status == "published", outcome.detail
     return publisher
@@ -162,9 +162,9 @@ def _single_pass(name: str, data: bytes) -> FakePublisher:
 PLENTY = {"raw": 200}
 
 
-def _chain(name: str, data: bytes, plenty: int) -> tuple[FakePublisher, list[Any]]:
+def _chain(name: str, data: bytes, plenty: int, **env: str) -> tuple[FakePublisher, list[Any]]:
     publisher, invoker = FakePublisher(), InProcessInvoker()
-    runtime = _runtime(_settings(), data, publisher, invoker)
+    runtime = _runtime(_settings(**env), data, publisher, invoker)
     outcomes = run_chain(runtime, invoker, _event(name), lambda: CountdownDeadline.of(plenty))
     return publisher, outcomes
 
@@ -408,3 +408,84 @@ def test_a_hand_off_that_fails_is_a_502() -> None:
     # The checkpoint was sent (the records before it are on the stream); no marker.
     assert _of_type(publisher.sent, "objstream.object.continued")
     assert not _of_type(publisher.sent, "objstream.object.published")
+
+
+# v2 (CONTRACT §5): packs. Their boundaries depend only on the object and the settings, so a
+# chain's packs are one pass's packs: a segment stops only where a pack ends.
+
+
+def _big_jsonl() -> bytes:
+    # About 200 bytes a line: packs of ~245 records, closed by size (49 152 bytes of room).
+    lines = [json.dumps({"n": n, "pad": "p" * (150 + n % 40)}) for n in range(COUNT)]
+    lines[1700] = "{broken"
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _keyed_jsonl() -> bytes:
+    # A new key every 70 records (RECORD_KEY=field:k): packs closed by key changes.
+    return "".join(
+        json.dumps({"k": f"key-{n // 70}", "n": n}) + "\n" for n in range(COUNT)
+    ).encode()
+
+
+def _parquet() -> bytes:
+    from objstream.testing.typed_files import parquet_bytes, sample_table
+
+    return parquet_bytes(sample_table(COUNT), row_group_size=400)
+
+
+PACKED_SAMPLES: dict[str, tuple[str, bytes, dict[str, str]]] = {
+    **{
+        f"{sample}-by-count": (name, data, {"PACK_MAX_RECORDS": "300"})
+        for sample, (name, data) in SAMPLES.items()
+    },
+    "jsonl-by-size": ("big.jsonl", _big_jsonl(), {}),
+    "gzip-jsonl-by-size": ("big.jsonl.gz", gzip.compress(_big_jsonl()), {}),
+    "parquet-by-size": ("rows.parquet", _parquet(), {}),
+    "jsonl-by-key": ("keyed.jsonl", _keyed_jsonl(), {"RECORD_KEY": "field:k"}),
+}
+
+
+def _packs(sent: list[Sent]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            m.headers["ce_id"],
+            m.headers["ce_recordindex"],
+            m.headers["ce_recordcount"],
+            m.value,
+            m.key,
+            m.topic,
+        )
+        for m in sent
+        if m.type == "objstream.records"
+    ]
+
+
+@pytest.mark.parametrize("sample", list(PACKED_SAMPLES), ids=str)
+def test_a_chain_with_packing_publishes_one_pass_with_packing_pack_for_pack(sample: str) -> None:
+    name, data, env = PACKED_SAMPLES[sample]
+    packing = {"MESSAGE_PACKING": "jsonl", **env}
+    once = _single_pass(name, data, **packing)
+    chained, outcomes = _chain(
+        name, data, PLENTY.get(sample.split("-by-", maxsplit=1)[0], 6), **packing
+    )
+
+    assert len(outcomes) >= 3, "the object should need several segments"
+    assert [o.status for o in outcomes] == ["continued"] * (len(outcomes) - 1) + ["published"]
+    if sample.startswith("raw"):  # packing does not apply to raw
+        assert _records(chained.sent) == _records(once.sent)
+        assert not _packs(once.sent)
+        return
+    assert len(_packs(once.sent)) >= len(outcomes), "packs should be fewer than segments"
+    assert _packs(chained.sent) == _packs(once.sent)
+    assert not _records(chained.sent)
+    assert _dead_letters(chained.sent) == _dead_letters(once.sent)
+    [single] = _of_type(once.sent, "objstream.object.published")
+    [marker] = _of_type(chained.sent, "objstream.object.published")
+    for key in ("records", "invalid", "deadLettered"):
+        assert json.loads(marker.value or b"")[key] == json.loads(single.value or b"")[key], key
+    # Every segment ends where a pack ends: after a pack, or after an invalid record.
+    ends = {int(pack[1]) + int(pack[2]) for pack in _packs(once.sent)}
+    ends |= {index + 1 for _, index in _dead_letters(once.sent)}
+    for checkpoint in _of_type(chained.sent, "objstream.object.continued"):
+        assert json.loads(checkpoint.value or b"")["nextIndex"] in ends

@@ -77,6 +77,9 @@ def test_a_missing_required_setting_names_its_key(missing: str, named: str) -> N
         pytest.param("MAX_MESSAGE_BYTES", "lots", id="not-a-number"),
         pytest.param("CSV_DELIMITER", "::", id="delimiter"),
         pytest.param("CONNECT_COLUMN_TYPES", "amount:money", id="column-type"),
+        pytest.param("MESSAGE_PACKING", "gzip", id="packing"),
+        pytest.param("PACK_MAX_RECORDS", "0", id="pack-max-records-zero"),
+        pytest.param("PACK_MAX_RECORDS", "many", id="pack-max-records-not-a-number"),
     ],
 )
 def test_a_malformed_value_names_its_key(key: str, value: str) -> None:
@@ -133,3 +136,17 @@ def test_a_field_key_needs_a_field_name() -> None:
 
 def test_dead_letters_can_go_to_their_own_topic() -> None:
     assert Settings.from_env({**OCI, "STREAM_DLQ_TOPIC": "uploads-dlq"}).dlq_topic == "uploads-dlq"
+
+
+def test_packing_and_connect_envelopes_together_name_both_keys() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**OCI, "MESSAGE_PACKING": "jsonl", "VALUE_FORMAT": "connect-json"})
+    assert "MESSAGE_PACKING=jsonl" in str(caught.value)
+    assert "VALUE_FORMAT=connect-json" in str(caught.value)
+
+
+def test_packing_is_off_by_default_and_packs_hold_at_most_10000_records() -> None:
+    settings = Settings.from_env(OCI)
+    assert (settings.message_packing, settings.pack_max_records) == ("none", 10_000)
+    packed = Settings.from_env({**OCI, "MESSAGE_PACKING": "jsonl", "PACK_MAX_RECORDS": "500"})
+    assert (packed.message_packing, packed.pack_max_records) == ("jsonl", 500)
