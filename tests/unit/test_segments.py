@@ -428,9 +428,7 @@ def _keyed_jsonl() -> bytes:
     ).encode()
 
 
-def _parquet() -> bytes:
-    from objstream.testing.typed_files import parquet_bytes, sample_table
-
+def _parquet_small_groups() -> bytes:
     return parquet_bytes(sample_table(COUNT), row_group_size=400)
 
 
@@ -441,7 +439,7 @@ PACKED_SAMPLES: dict[str, tuple[str, bytes, dict[str, str]]] = {
     },
     "jsonl-by-size": ("big.jsonl", _big_jsonl(), {}),
     "gzip-jsonl-by-size": ("big.jsonl.gz", gzip.compress(_big_jsonl()), {}),
-    "parquet-by-size": ("rows.parquet", _parquet(), {}),
+    "parquet-by-size": ("rows.parquet", _parquet_small_groups(), {}),
     "jsonl-by-key": ("keyed.jsonl", _keyed_jsonl(), {"RECORD_KEY": "field:k"}),
 }
 
