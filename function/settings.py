@@ -107,6 +107,9 @@ _METRICS_NAMESPACE = re.compile(r"[a-z][a-z0-9_]{0,254}")
 _RESERVED_METRICS_PREFIXES = ("oci_", "oracle_")
 
 
+_MAX_ROW_GROUP_BYTES = 64 * 1024**2
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything an invocation needs to know, read once per container."""
@@ -140,7 +143,9 @@ class Settings:
     max_message_bytes: int = OCI_MAX_MESSAGE_BYTES
     max_object_bytes: int = 10 * 1024**3
     max_compression_ratio: int = 200
-    max_row_group_bytes: int = 256 * 1024**2  # parquet row group / avro block, uncompressed
+    # A Parquet row group / an Avro block, uncompressed: peak memory is about 160 MiB + 5 times it
+    # (measured, tests/e2e/test_large_parquet_memory.py), so 64 MiB fits a 512 MB function.
+    max_row_group_bytes: int = _MAX_ROW_GROUP_BYTES
     deadline_margin_seconds: float = 5.0
     # v2: objects larger than one invocation (CONTRACT §4)
     continuation: ContinuationMode = ContinuationMode.DETACHED
@@ -259,7 +264,9 @@ class Settings:
             ),
             max_object_bytes=reader.integer("MAX_OBJECT_BYTES", 10 * 1024**3, low=1),
             max_compression_ratio=reader.integer("MAX_COMPRESSION_RATIO", 200, low=1),
-            max_row_group_bytes=reader.integer("MAX_ROW_GROUP_BYTES", 256 * 1024**2, low=64 * 1024),
+            max_row_group_bytes=reader.integer(
+                "MAX_ROW_GROUP_BYTES", _MAX_ROW_GROUP_BYTES, low=64 * 1024
+            ),
             deadline_margin_seconds=reader.number("DEADLINE_MARGIN_SECONDS", 5.0, low=0.0),
             continuation=reader.choice("CONTINUATION", ContinuationMode, ContinuationMode.DETACHED),
             function_ocid=reader.optional("FUNCTION_OCID") or reader.optional("FN_FN_ID"),

@@ -86,7 +86,7 @@ class DecodeOptions:
     max_compression_ratio: int = 200
     chunk_bytes: int = 1024 * 1024  # how much is asked of the stream per read
     # parquet: a row group, avro: a block, over this many (uncompressed) bytes is rejected
-    max_row_group_bytes: int = 256 * 1024**2
+    max_row_group_bytes: int = 64 * 1024**2
 
     def __post_init__(self) -> None:
         # A zero read size would look like the end of the object and decode nothing.
