@@ -630,10 +630,13 @@ class OciStandIn:
         with self._lock:
             self._faults.setdefault(path, deque()).extend(faults)
 
-    def clear_faults(self, path: str) -> None:
-        """Drop the faults still queued for `path`."""
+    def clear_faults(self, path: str | None = None) -> None:
+        """Drop the faults still queued for `path` (for every path without one)."""
         with self._lock:
-            self._faults.pop(path, None)
+            if path is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(path, None)
 
     def pending_faults(self, path: str) -> int:
         """How many queued faults requests to `path` have not consumed yet."""
