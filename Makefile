@@ -79,7 +79,8 @@ broker-stop:
 
 ## bench: throughput against a bare confluent-kafka ceiling, peak memory, cold start
 bench: install
-	$(PY) -m bench.run
+	@command -v kcat >/dev/null 2>&1 || { echo "make bench: kcat is missing: the bench measures objstream against it. Install Debian's kcat package (apt-get install kcat; .ci/run installs it)." >&2; exit 1; }
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) dist broker/cache broker/run .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,17 @@ Four inputs, the same ones every run (a seeded `random.Random`, written streamin
   side file (`events.csv.values`, one JSON object per line) written at generation time;
 - `gzip`: `events.jsonl` gzip-compressed (level 6, as `gzip` does by default);
 - `array`: a ~1 GiB JSON array of ~1 KiB order documents (nested objects and arrays, unicode,
-  escaped quotes), one compact element per line after `[`.
+  escaped quotes), one compact element per line after `[`;
+- `parquet`: the first 400,000 events as a Parquet file written by pyarrow (snappy, 4 row
+  groups, dictionary-encoded strings) with typed columns: int64, timestamp (ms, UTC), date,
+  strings, a nullable float64, a boolean, a decimal(10,2) and a list of strings;
+- `avro`: the same rows as an Avro container file written by fastavro (deflate, blocks of
+  ~16,000 rows): long, timestamp-millis, date, strings, an enum, a union null/double, a
+  boolean, a bytes decimal(10,2) and an array of strings.
+
+The Parquet and Avro inputs' values (what the ceiling and kcat publish) are what objstream's
+decoder makes of each row under the README's type mapping, written once to a side file when
+they are generated: the bench measures publishing, the mapping has its own tests.
 
 `--quick` scales every input down tenfold. What the ceiling publishes is split off these files
 outside the timed loop: JSON lines split at LF, the array's body at `,\\n` (elements are
@@ -18,6 +28,8 @@ compact JSON, so a raw newline never occurs inside one), CSV from the side file.
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import decimal
 import gzip
 import io
 import random
@@ -99,7 +111,13 @@ def data_dir(*, quick: bool) -> Path:
 
 
 def ensure(*, quick: bool, log: Any = print) -> list[Dataset]:
-    """The four inputs, generated first if missing or made by another generator version."""
+    """Every input, generated first if missing or made by another generator version."""
+    text = _ensure_text(quick=quick, log=log)
+    return [*text, *_ensure_typed(quick=quick, log=log, jsonl=text[0].path)]
+
+
+def _ensure_text(*, quick: bool, log: Any) -> list[Dataset]:
+    """The four text inputs."""
     directory = data_dir(quick=quick)
     manifest_path = directory / "manifest.json"
     if manifest_path.exists():
@@ -216,6 +234,170 @@ def _generate(directory: Path, events: int, array_bytes: int) -> list[Dataset]:
     ]
 
 
+# The Parquet and Avro inputs have their own manifest and version: adding them does not make
+# the 1.4 GB of text inputs again.
+TYPED_VERSION = 1
+FULL_TYPED_ROWS = 400_000
+PARQUET_ROW_GROUPS = 4
+AVRO_BLOCK_ROWS = 16_000
+
+
+def _ensure_typed(*, quick: bool, log: Any, jsonl: Path) -> list[Dataset]:
+    directory = data_dir(quick=quick)
+    manifest_path = directory / "typed-manifest.json"
+    if manifest_path.exists():
+        raw = orjson.loads(manifest_path.read_bytes())
+        if raw.get("version") == TYPED_VERSION and all(
+            Path(d["path"]).exists() and Path(d["values_path"]).exists() for d in raw["datasets"]
+        ):
+            return [from_json(d) for d in raw["datasets"]]
+    rows = FULL_TYPED_ROWS // (QUICK_FACTOR if quick else 1)
+    log(f"generating the Parquet and Avro inputs in {directory} (once) …")
+    events = []
+    with jsonl.open("rb") as source:
+        for _, line in zip(range(rows), source, strict=False):
+            events.append(_typed_row(orjson.loads(line)))
+    datasets = [_write_parquet(directory, events), _write_avro(directory, events)]
+    manifest = {"version": TYPED_VERSION, "rows": rows, "datasets": [to_json(d) for d in datasets]}
+    manifest_path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    return datasets
+
+
+def _typed_row(event: dict[str, Any]) -> dict[str, Any]:
+    """A click event with typed fields: timestamp, date, decimal, boolean, list."""
+    ts = dt.datetime.fromisoformat(event["ts"])
+    amount = event["amount"]
+    return {
+        "id": event["id"],
+        "ts": ts,
+        "day": ts.date(),
+        "user": event["user"],
+        "action": event["action"],
+        "page": event["page"],
+        "amount": amount,
+        "price": None if amount is None else decimal.Decimal(f"{amount:.2f}"),
+        "purchase": event["action"] == "purchase",
+        "country": event["country"],
+        "tags": [event["country"].lower(), event["action"]][: 1 + event["id"] % 2],
+    }
+
+
+def _write_parquet(directory: Path, rows: list[dict[str, Any]]) -> Dataset:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("ts", pa.timestamp("ms", tz="UTC")),
+            ("day", pa.date32()),
+            ("user", pa.string()),
+            ("action", pa.string()),
+            ("page", pa.string()),
+            ("amount", pa.float64()),
+            ("price", pa.decimal128(10, 2)),
+            ("purchase", pa.bool_()),
+            ("country", pa.string()),
+            ("tags", pa.list_(pa.string())),
+        ]
+    )
+    path = directory / "events.parquet"
+    table = pa.Table.from_pylist(rows, schema=schema)
+    row_group = -(-len(rows) // PARQUET_ROW_GROUPS)
+    pq.write_table(table, path, row_group_size=row_group, compression="snappy")
+    return _typed_dataset("parquet", "bench/events.parquet", "application/vnd.apache.parquet", path)
+
+
+def _write_avro(directory: Path, rows: list[dict[str, Any]]) -> Dataset:
+    import fastavro
+
+    schema = {
+        "type": "record",
+        "name": "Event",
+        "namespace": "bench",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+            {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+            {"name": "user", "type": "string"},
+            {
+                "name": "action",
+                "type": {"type": "enum", "name": "Action", "symbols": sorted(set(_ACTIONS))},
+            },
+            {"name": "page", "type": "string"},
+            {"name": "amount", "type": ["null", "double"]},
+            {
+                "name": "price",
+                "type": [
+                    "null",
+                    {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2},
+                ],
+            },
+            {"name": "purchase", "type": "boolean"},
+            {"name": "country", "type": "string"},
+            {"name": "tags", "type": {"type": "array", "items": "string"}},
+        ],
+    }
+    path = directory / "events.avro"
+    with path.open("wb") as out:
+        fastavro.writer(
+            out, fastavro.parse_schema(schema), rows, codec="deflate", sync_interval=1 << 20
+        )
+    return _typed_dataset("avro", "bench/events.avro", "application/avro", path)
+
+
+def _typed_dataset(name: str, object_name: str, content_type: str, path: Path) -> Dataset:
+    """The dataset, its values side file written through objstream's own decoder."""
+    from function.core.decoding import DecodeOptions, Record, RecordDecoder
+    from function.ports import RangedObject
+
+    values_path = path.with_name(path.name + ".values")
+    records = value_bytes = 0
+    data = path.read_bytes()
+    with values_path.open("wb", buffering=4 << 20) as out:
+        decoder = RecordDecoder(
+            io.BytesIO(data),
+            DecodeOptions(object_name=object_name, content_type=content_type),
+            ranged=RangedObject.from_bytes(data),
+        )
+        for item in decoder:
+            if not isinstance(item, Record):
+                raise TypeError(f"{name}: row {item.index} is invalid: {item}")
+            out.write(item.value + b"\n")
+            records += 1
+            value_bytes += len(item.value)
+    return Dataset(
+        name=name,
+        object_name=object_name,
+        content_type=content_type,
+        path=path,
+        values_path=values_path,
+        split="lines",
+        records=records,
+        value_bytes=value_bytes,
+        object_bytes=path.stat().st_size,
+        record_format=name,
+    )
+
+
+def kcat_values(dataset: Dataset) -> Path:
+    """The dataset's values one per line, the file kcat publishes (made once for the array)."""
+    if dataset.split == "lines":
+        return dataset.values_path
+    path = dataset.values_path.with_name(dataset.values_path.name + ".kcat")
+    if path.exists() and path.stat().st_mtime >= dataset.values_path.stat().st_mtime:
+        return path
+    partial = path.with_suffix(".partial")
+    with dataset.values_path.open("rb") as source, partial.open("wb", buffering=4 << 20) as out:
+        source.readline()  # "[" on its own line
+        for line in source:
+            element = line.rstrip(b"\n").removesuffix(b",")
+            if element and element != b"]":
+                out.write(element + b"\n")
+    partial.replace(path)
+    return path
+
+
 def _events(rng: random.Random, count: int) -> Iterator[dict[str, Any]]:
     """Click-stream events of ~110 bytes as JSON: what a web shop exports by the hour."""
     for number in range(count):
@@ -319,10 +501,16 @@ def check_against_decoder(dataset: Dataset, sample: int = 2000) -> None:
         else:
             expected = [line.rstrip(b"\n") for _, line in zip(range(sample), source, strict=False)]
     got = []
+    ranged = None
+    if dataset.record_format == "parquet":
+        from function.ports import RangedObject
+
+        ranged = RangedObject.from_bytes(dataset.path.read_bytes())
     with dataset.path.open("rb") as stream:
         decoder = RecordDecoder(
             io.BufferedReader(stream),
             DecodeOptions(object_name=dataset.object_name, content_type=dataset.content_type),
+            ranged=ranged,
         )
         for item in decoder:
             if not isinstance(item, Record):

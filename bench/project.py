@@ -113,6 +113,11 @@ class FunctionUnderTest:
             standin.put_secret(SECRET_ID, listener.password)
         self._oci_env = standin.function_env(workdir / "oci", auth=auth)
 
+    @property
+    def warmup_etag(self) -> str:
+        """The eTag of the warm-up object (WARMUP_NAME)."""
+        return self._warmup_etag
+
     def upload(self, dataset: Dataset) -> str:
         """Make the dataset's file an object (served from disk); return its eTag."""
         return self._standin.put_object_file(
@@ -147,11 +152,12 @@ class FunctionUnderTest:
             env["KAFKA_" + name.upper().replace(".", "_")] = value
         return env
 
-    def serve(self, topic: str) -> FdkServer:
+    def serve(self, topic: str, extra_env: Mapping[str, str] | None = None) -> FdkServer:
         """A new function process (not yet started: use it as a context manager)."""
         self._runs += 1
         workdir = self._workdir / f"fdk-{self._runs}"
-        return FdkServer(FUNC_PY, self.env(topic), workdir, pythonpath=str(ROOT))
+        env = {**self.env(topic), **(extra_env or {})}
+        return FdkServer(FUNC_PY, env, workdir, pythonpath=str(ROOT))
 
     def warm_up(self, server: FdkServer) -> Reply:
         """The small invocation a warm container has already served."""
@@ -184,7 +190,7 @@ class FunctionUnderTest:
                 f"{dataset.name}: {after - before} messages on {topic}, expected "
                 f"{dataset.records + 2} (event, records, marker)"
             )
-        stream_bytes = _log_bytes(self._broker_data, topic)
+        stream_bytes = log_bytes(self._broker_data, topic)
         first_stamp, ce_type = self._topics.timestamp_at(topic, before + 1)
         if ce_type != b"objstream.record":
             raise AssertionError(f"offset {before + 1} of {topic} is {ce_type!r}, not a record")
@@ -228,7 +234,7 @@ def _check(reply: Reply, records: int, server: FdkServer) -> dict[str, Any]:
     return summary
 
 
-def _log_bytes(data: Path | None, topic: str) -> int | None:
+def log_bytes(data: Path | None, topic: str) -> int | None:
     """The size of a one-partition topic's log segments (record batches as the broker keeps
     them: values, keys, headers and batch overhead), when the broker's data dir is known."""
     if data is None or not (data / f"{topic}-0").is_dir():

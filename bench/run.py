@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
-INPUTS = ("jsonl", "csv", "gzip", "array")
-STEPS = (*INPUTS, "cold")
+INPUTS = ("jsonl", "csv", "gzip", "array", "parquet", "avro")
+STEPS = (*INPUTS, "quota", "cold")
 
 if TYPE_CHECKING:
     from bench.datasets import Dataset
@@ -114,7 +114,13 @@ def _say(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when every target was met, 1 otherwise."""
     args = _arguments(argv)
-    from bench import datasets, report
+    from bench import datasets, kcat, report
+
+    try:
+        kcat.executable()
+    except RuntimeError as exc:
+        _say(f"bench/run.py: {exc}")
+        return 2
 
     selected = [d for d in datasets.ensure(quick=args.quick, log=_say) if d.name in args.steps]
     for dataset in selected:
@@ -131,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         "inputs": {},
     }
     started = time.monotonic()
-    with _Broker(args.broker_json) as broker:
-        _measure(args, broker, selected, results)
+    results["machine"]["kcat"] = kcat.version()
+    broker_control = _Broker(args.broker_json)
+    with broker_control as broker:
+        _measure(args, broker, selected, results, broker_control.process)
     results["load_after"] = os.getloadavg()
     results["total_seconds"] = round(time.monotonic() - started, 1)
     results["targets_met"] = _targets_met(results)
@@ -149,7 +157,7 @@ class _Broker:
 
     def __init__(self, broker_json: Path | None) -> None:
         self._given = broker_json
-        self._process: Any = None
+        self.process: Any = None  # the KafkaBroker, when the bench started it (quotas need it)
         self._run_dir: Path | None = None
 
     def __enter__(self) -> Any:
@@ -159,18 +167,22 @@ class _Broker:
             return BrokerInfo.from_json(self._given.read_text("utf-8"))
         self._run_dir = Path(tempfile.mkdtemp(prefix="objstream-bench-"))
         _say(f"starting a Kafka broker in {self._run_dir} …")
-        self._process = KafkaBroker(self._run_dir, heap="1g")
-        return self._process.start()
+        self.process = KafkaBroker(self._run_dir, heap="1g")
+        return self.process.start()
 
     def __exit__(self, *_exc: object) -> None:
-        if self._process is not None:
-            self._process.stop()
+        if self.process is not None:
+            self.process.stop()
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
 
 
 def _measure(
-    args: argparse.Namespace, broker: Any, selected: list[Dataset], results: dict[str, Any]
+    args: argparse.Namespace,
+    broker: Any,
+    selected: list[Dataset],
+    results: dict[str, Any],
+    broker_process: Any,
 ) -> None:
     from bench.project import FunctionUnderTest
     from bench.topics import Topics
@@ -201,6 +213,19 @@ def _measure(
                 function=function,
                 broker_pid=broker.pid,
             )
+        if "quota" in args.steps:
+            from bench import quota
+
+            results["quota"] = quota.measure(
+                quick=args.quick,
+                broker_process=broker_process,
+                broker_data=Path(broker.run_dir) / "data",
+                listener=listener,
+                topics=topics,
+                function=function,
+                standin=standin,
+                log=_say,
+            )
         if "cold" in args.steps:
             results["cold_start"] = _cold_start(args, topics, function)
 
@@ -221,8 +246,11 @@ def _measure_input(
     warmup_topic = topics.create("warmup")
     ceilings: list[dict[str, Any]] = []
     projects: list[dict[str, Any]] = []
+    kcats: list[dict[str, Any]] = []
+    peer = _KcatPeer(dataset, listener, topics, event, args.properties)
     load = os.getloadavg()[0]
     try:
+        peer.start_up(warmup_topic)
         for attempt in range(1, args.repeat + 1):
             ceiling = _ceiling(
                 dataset,
@@ -245,6 +273,12 @@ def _measure_input(
                 f"in {project['seconds']:.1f} s, peak RSS "
                 f"{project['peak_rss_bytes'] / report.MB:.0f} MB"
             )
+            peer_run = peer.run()
+            kcats.append(peer_run)
+            _say(
+                f"{dataset.name} #{attempt} kcat: {peer_run['records_per_second']:,.0f} rec/s "
+                f"in {peer_run['seconds']:.1f} s (+{peer_run['startup_seconds']:.2f} s start-up)"
+            )
     finally:
         topics.delete(warmup_topic)
     best_ceiling = max(ceilings, key=lambda run: run["records_per_second"])
@@ -256,7 +290,18 @@ def _measure_input(
         for c, p in zip(ceilings, projects, strict=True)
     ]
     ratio = statistics.median(pairs)
+    # The kcat run comes right after the project run it is compared with.
+    kcat_pairs = [
+        p["records_per_second"] / k["records_per_second"]
+        for p, k in zip(projects, kcats, strict=True)
+    ]
+    kcat_over_ceiling = [
+        k["records_per_second"] / c["records_per_second"]
+        for c, k in zip(ceilings, kcats, strict=True)
+    ]
+    best_kcat = max(kcats, key=lambda run: run["records_per_second"])
     target = report.RATIO_TARGETS.get(dataset.name)
+    stream_bytes = [p["stream_bytes"] for p in projects if p["stream_bytes"]]
     return {
         "object": dataset.object_name,
         "object_bytes": dataset.object_bytes,
@@ -266,13 +311,25 @@ def _measure_input(
         "project": {**best_project, "peak_rss_bytes": max(p["peak_rss_bytes"] for p in projects)},
         "ratio": round(ratio, 3),
         "ratio_per_pair": [round(pair, 3) for pair in pairs],
+        "kcat": best_kcat,
+        "ratio_to_kcat": round(statistics.median(kcat_pairs), 3),
+        "ratio_to_kcat_per_pair": [round(pair, 3) for pair in kcat_pairs],
+        "kcat_over_ceiling": round(statistics.median(kcat_over_ceiling), 3),
+        "kcat_over_ceiling_per_pair": [round(pair, 3) for pair in kcat_over_ceiling],
+        # The topic's log on disk over its messages (the event and the marker included).
+        "stream_bytes_per_record": (
+            round(statistics.median(stream_bytes) / (dataset.records + 2), 1)
+            if stream_bytes
+            else None
+        ),
+        "message_sizes": projects[-1].get("message_sizes"),
         "ratio_of_bests": round(
             best_project["records_per_second"] / best_ceiling["records_per_second"], 3
         ),
         "target": target,
         "met": target is None or ratio >= target,
         "load_average_before": load,
-        "runs": {"ceiling": ceilings, "project": projects},
+        "runs": {"ceiling": ceilings, "project": projects, "kcat": kcats},
     }
 
 
@@ -361,6 +418,8 @@ def _project(
     topic = topics.create(f"{dataset.name}-project", arrival_time=True)
     try:
         run = function.measure(dataset, etag, topic)
+        # Offset 0 is the OCI event: a sample of records from offset 1.
+        sizes = topics.message_sizes(topic, start=1, count=2000)
     finally:
         topics.delete(topic)
     return {
@@ -373,10 +432,93 @@ def _project(
         "start_to_listen_seconds": run.start_to_listen_seconds,
         "warmup_seconds": run.warmup_seconds,
         "summary": run.summary,
+        "message_sizes": sizes,
         **_rates(
             run.records, run.value_bytes, run.seconds, run.cpu_seconds, run.broker_cpu_seconds
         ),
     }
+
+
+class _KcatPeer:
+    """kcat publishing a dataset's values (bench.kcat), with the ceiling's key and headers."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        listener: Listener,
+        topics: Topics,
+        event: bytes,
+        properties: dict[str, str],
+    ) -> None:
+        from bench import datasets
+        from function.core.decoding.records import RecordFormat
+        from function.core.events import parse_event
+        from function.core.messages import ObjectMessages
+        from kafka_client.config import ConnectionSettings, producer_config
+
+        messages = ObjectMessages(parse_event(event))
+        messages.start_records(RecordFormat(dataset.record_format))
+        self._key = messages.key
+        self._headers = [
+            (name, value if isinstance(value, bytes) else str(value).encode())
+            for name, value in messages.record_headers(0)
+        ]
+        connection = ConnectionSettings(
+            bootstrap_servers=listener.bootstrap_servers,
+            security_protocol=listener.security_protocol,
+            sasl_mechanism=listener.sasl_mechanism or "PLAIN",
+            username=listener.username,
+            password=listener.password,
+            ssl_ca_location=listener.ca_location,
+            properties=properties,
+        )
+        self._config = producer_config(connection)
+        self._listener = listener
+        self._dataset = dataset
+        self._path = datasets.kcat_values(dataset)
+        self._topics = topics
+        self._startup = 0.0
+
+    def argv(self, topic: str, path: Path) -> list[str]:
+        """kcat's command line for one file and topic."""
+        from bench import kcat
+
+        return kcat.command(
+            self._listener,
+            topic,
+            path,
+            key=self._key,
+            headers=self._headers,
+            config=self._config,
+        )
+
+    def start_up(self, topic: str) -> None:
+        """Measure kcat's own start, connection and exit once per input."""
+        from bench import kcat
+
+        self._startup = kcat.startup_seconds(self.argv, topic)
+
+    def run(self) -> dict[str, Any]:
+        """One kcat run of the whole dataset, checked on the broker."""
+        from bench import kcat
+
+        dataset = self._dataset
+        topic = self._topics.create(f"{dataset.name}-kcat")
+        try:
+            wall = kcat.run(self.argv(topic, self._path))
+            published = self._topics.end_offset(topic)
+        finally:
+            self._topics.delete(topic)
+        if published != dataset.records:
+            raise AssertionError(f"kcat: {published} messages on {topic}, not {dataset.records}")
+        seconds = max(wall - self._startup, 1e-3)
+        return {
+            "wall_seconds": round(wall, 3),
+            "startup_seconds": round(self._startup, 3),
+            "seconds": seconds,
+            "records_per_second": dataset.records / seconds,
+            "mb_per_second": dataset.value_bytes / seconds / 1_000_000,
+        }
 
 
 def _cold_start(
@@ -399,6 +541,9 @@ def _targets_met(results: dict[str, Any]) -> bool:
     from bench import report
 
     met = all(row["met"] for row in results["inputs"].values())
+    quota = results.get("quota")
+    if quota is not None and "skipped" not in quota:
+        met = met and quota["met"]
     array = results["inputs"].get("array")
     if array is not None and results["mode"] == "full":
         met = met and array["project"]["peak_rss_bytes"] <= report.PEAK_RSS_TARGET_BYTES

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported at run time, not in the stubs
     AdminClient,
     NewTopic,
@@ -20,6 +21,40 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
 
 if TYPE_CHECKING:
     from objstream.testing.jvm_kafka import Listener
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """What the bench needs of one message on the broker."""
+
+    offset: int
+    timestamp: float  # seconds since the epoch (the arrival time on LogAppendTime topics)
+    ce_type: bytes
+    key_bytes: int
+    value_bytes: int
+    header_bytes: int  # names and values
+    headers: int
+    record_count: int  # ce_recordcount of a packed message, else 1
+
+    @classmethod
+    def of(cls, message: Message) -> StoredMessage:
+        """From a consumed message."""
+        raw = message.headers() or []
+        pairs = raw.items() if isinstance(raw, dict) else raw
+        headers = [(str(n), v if isinstance(v, bytes) else (v or "").encode()) for n, v in pairs]
+        named = dict(headers)
+        ce_type = named.get("ce_type", b"")
+        count = named.get("ce_recordcount")
+        return cls(
+            offset=message.offset() or 0,
+            timestamp=message.timestamp()[1] / 1000,
+            ce_type=ce_type,
+            key_bytes=len(message.key() or b""),
+            value_bytes=len(message.value() or b""),
+            header_bytes=sum(len(n.encode()) + len(v) for n, v in headers),
+            headers=len(headers),
+            record_count=int(count) if count else 1,
+        )
 
 
 class Topics:
@@ -91,6 +126,47 @@ class Topics:
             raise TimeoutError(f"no message at offset {offset} of {name} within 30 s")
         finally:
             consumer.close()
+
+    def messages(
+        self, name: str, *, start: int = 0, count: int | None = None
+    ) -> list[StoredMessage]:
+        """The messages of the topic's partition from `start` (`count` of them, or to its end)."""
+        end = self.end_offset(name)
+        last = end if count is None else min(end, start + count)
+        found: list[StoredMessage] = []
+        if last <= start:
+            return found
+        consumer = self._consumer()
+        try:
+            consumer.assign([TopicPartition(name, 0, start)])
+            deadline = time.monotonic() + 120
+            while len(found) < last - start and time.monotonic() < deadline:
+                for message in consumer.consume(10_000, timeout=1.0):
+                    error = message.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:  # noqa: SLF001 - librdkafka's code name
+                            continue
+                        raise RuntimeError(str(error))
+                    if (message.offset() or 0) >= last:
+                        break
+                    found.append(StoredMessage.of(message))
+        finally:
+            consumer.close()
+        return found
+
+    def message_sizes(self, name: str, *, start: int, count: int) -> dict[str, float]:
+        """Average key, value and header bytes of `count` messages from `start`."""
+        sample = self.messages(name, start=start, count=count)
+        if not sample:
+            return {}
+        n = len(sample)
+        return {
+            "sampled": n,
+            "key_bytes": sum(m.key_bytes for m in sample) / n,
+            "value_bytes": sum(m.value_bytes for m in sample) / n,
+            "header_bytes": sum(m.header_bytes for m in sample) / n,
+            "headers": sum(m.headers for m in sample) / n,
+        }
 
     def _consumer(self) -> Consumer:
         return Consumer(
