@@ -235,8 +235,14 @@ class Runtime:
         request = pipeline.parse(body, call_id=call_id)
         if isinstance(request, pipeline.Outcome):
             return request
+        # A segment that may have to hand itself on again keeps the time that takes.
+        working = (
+            deadline.sooner(pipeline.HANDOFF_SECONDS)
+            if request.handed_on and self.invoker is not None
+            else deadline
+        )
         try:
-            return self._publish(request, deadline, call_id)
+            return self._publish(request, working, call_id)
         except HandOffError:
             raise  # the hand-off itself failed: nothing would take a second one either
         except TransientError as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Self
 
 from function.errors import DeadlineExceeded
 
@@ -38,6 +40,10 @@ class Deadline:
                     when = when.replace(tzinfo=dt.UTC)
                 remaining = (when - dt.datetime.now(dt.UTC)).total_seconds()
         return cls(time.monotonic() + remaining - margin)
+
+    def sooner(self, seconds: float) -> Self:
+        """The same deadline `seconds` earlier (time kept back for what follows it)."""
+        return dataclasses.replace(self, at=self.at - seconds)
 
     def remaining(self) -> float:
         """Seconds left; negative once passed."""

@@ -76,14 +76,18 @@ def _upload(standin: OciStandIn, name: str, data: bytes) -> tuple[bytes, str]:
     return oci_event(NAMESPACE, BUCKET, name, etag), etag
 
 
-def _wait_for(broker: Broker, topic: str, name: str, ce_type: str, timeout: float) -> list[Seen]:
+def _wait_for(
+    broker: Broker, topic: str, name: str, ce_type: str, timeout: float, standin: OciStandIn
+) -> list[Seen]:
     end = time.monotonic() + timeout
     while True:
         seen = read_stream(broker, topic, subject=name)
         if any(m.type == ce_type for m in seen):
             return seen
         if time.monotonic() > end:
-            pytest.fail(f"no {ce_type} for {name} within {timeout} s: {[m.type for m in seen]}")
+            kinds = {kind: [m.type for m in seen].count(kind) for kind in {m.type for m in seen}}
+            answers = [(d.status, d.reply[:160]) for d in standin.deliveries[-8:]]
+            pytest.fail(f"no {ce_type} for {name} within {timeout} s: {kinds}; last: {answers}")
         time.sleep(0.5)
 
 
@@ -196,7 +200,7 @@ def test_a_detached_segment_whose_broker_is_killed_hands_itself_on_until_the_obj
         time.sleep(3.0)
         process.process = None
         process.start()
-        seen = _wait_for(own_broker, topic, name, PUBLISHED, timeout=240)
+        seen = _wait_for(own_broker, topic, name, PUBLISHED, timeout=240, standin=standin)
     records = [m for m in seen if m.type == "objstream.record"]
     # Nothing lost: every index is there, each with its one id (a retried segment may have
     # sent some again, with the same ids).
