@@ -638,10 +638,14 @@ def _port_open(port: int) -> bool:
 
 
 def _cluster_id() -> str:
-    # Kafka's cluster ids are base64url (no padding) of a UUID's 16 bytes.
+    # Kafka's cluster ids are base64url (no padding) of a UUID's 16 bytes. One that starts
+    # with "-" (1 in 64) would be read as an option by the storage tool's command line.
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster.startswith("-"):
+            return cluster
 
 
 def _main(argv: list[str]) -> int:
