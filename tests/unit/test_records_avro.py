@@ -329,3 +329,80 @@ def test_broken_and_hostile_files_reject_the_object_with_the_reason(
     data = fastavro_file("null", rows(40))
     with pytest.raises(ObjectRejected, match=reason):
         decode(io.BytesIO(mangle(data)), DecodeOptions("bad.avro"))
+
+
+NAN, INF = math.nan, math.inf
+HIDDEN_FLOATS = {
+    "type": "record",
+    "name": "Reading",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "at", "type": {"type": "record", "name": "Point", "fields": [
+            {"name": "x", "type": "double"}, {"name": "y", "type": ["null", "float"]}]}},
+        {"name": "again", "type": "Point"},  # a named type used again: only its name here
+        {"name": "either", "type": ["null", "double", "string"]},
+        {"name": "series", "type": {"type": "array", "items": "double"}},
+        {"name": "by_key", "type": {"type": "map", "values": ["null", "double"]}},
+        {"name": "maybe", "type": ["null", "Point"]},
+        {"name": "plain", "type": ["null", "double"]},
+    ],
+}  # fmt: skip
+
+
+def _avro(schema: Any, records_: list[Any]) -> bytes:
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, fastavro.parse_schema(schema), records_)
+    return buffer.getvalue()
+
+
+def test_non_finite_floats_are_named_wherever_the_schema_lets_a_float_occur() -> None:
+    datum = {
+        "id": 1,
+        "at": {"x": NAN, "y": -INF},
+        "again": {"x": INF, "y": None},
+        "either": NAN,
+        "series": [1.5, NAN, -INF],
+        "by_key": {"a": INF, "b": None},
+        "maybe": {"x": -INF, "y": 2.0},
+        "plain": NAN,
+    }
+    other = {**datum, "either": "text", "maybe": None, "plain": None, "series": []}
+    items, _ = decode(io.BytesIO(_avro(HIDDEN_FLOATS, [datum, other])), DecodeOptions("r.avro"))
+    assert [orjson.loads(r.value) for r in records(items)] == [
+        {
+            "id": 1,
+            "at": {"x": "NaN", "y": "-Infinity"},
+            "again": {"x": "Infinity", "y": None},
+            "either": "NaN",
+            "series": [1.5, "NaN", "-Infinity"],
+            "by_key": {"a": "Infinity", "b": None},
+            "maybe": {"x": "-Infinity", "y": 2.0},
+            "plain": "NaN",
+        },
+        {
+            "id": 1,
+            "at": {"x": "NaN", "y": "-Infinity"},
+            "again": {"x": "Infinity", "y": None},
+            "either": "text",
+            "series": [],
+            "by_key": {"a": "Infinity", "b": None},
+            "maybe": None,
+            "plain": None,
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("schema", "values", "expected_values"),
+    [
+        ("double", [NAN, 1.5, -INF], ["NaN", 1.5, "-Infinity"]),
+        ({"type": "array", "items": "float"}, [[INF, 0.5]], [["Infinity", 0.5]]),
+        (["null", "double"], [None, NAN], [None, "NaN"]),
+        ("long", [1, 2], [1, 2]),
+    ],
+)
+def test_a_top_level_schema_other_than_a_record_names_its_non_finite_floats(
+    schema: Any, values: list[Any], expected_values: list[Any]
+) -> None:
+    items, _ = decode(io.BytesIO(_avro(schema, values)), DecodeOptions("v.avro"))
+    assert [orjson.loads(r.value) for r in records(items)] == expected_values

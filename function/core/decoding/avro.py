@@ -37,7 +37,14 @@ import orjson
 
 from function.core.decoding.buffering import too_long
 from function.core.decoding.records import InvalidRecord, Item, Record
-from function.core.decoding.typed import Column, FieldType, Kind, finite_deep, row_json
+from function.core.decoding.typed import (
+    Column,
+    FieldType,
+    Kind,
+    finite,
+    finite_deep,
+    row_json,
+)
 from function.errors import ObjectRejected
 
 if TYPE_CHECKING:
@@ -210,35 +217,16 @@ class AvroRecords:
         cursor, header = self._cursor, self.header
         read = fastavro.schemaless_reader
         schema = header.schema
-        fix = finite_deep if _has_float(schema) else None
+        fix = _float_fixer(schema)
+        tally, limit = self._tally, self._limits.record
         skip = self.row
         while not cursor.at_end():
-            block_start = cursor.offset
-            count = cursor.long("a block's record count")
-            size = cursor.long("a block's size")
-            if count < 0 or size < 0 or size > self._max_block_bytes:
-                raise ObjectRejected(
-                    f"Avro block at byte {block_start} declares {count} records in {size} "
-                    f"bytes: over MAX_ROW_GROUP_BYTES ({self._max_block_bytes}) or corrupt"
-                )
-            stored = cursor.take(size, f"the block at byte {block_start}")
-            if cursor.take(SYNC_BYTES, f"the sync marker of the block at byte {block_start}") != (
-                header.sync
-            ):
-                raise ObjectRejected(
-                    f"corrupt Avro file: the block at byte {block_start} does not end with the "
-                    "file's sync marker"
-                )
-            span = (block_start, cursor.offset)
-            data = _decompress(header.codec, stored, self._max_block_bytes, block_start)
-            if count > len(data) and count > MAX_EMPTY_RECORDS:
-                # Only records of nulls take no byte; a count far beyond the block's bytes is
-                # a corrupt or hostile block, not a million empty records.
-                raise ObjectRejected(
-                    f"Avro block at byte {block_start} declares {count} records in "
-                    f"{len(data)} bytes: corrupt"
-                )
+            block_start, count, data, span = self._block()
             stream = io.BytesIO(data)
+            # The position after the previous block's last row is this block's row 0.
+            self.block_offset = block_start
+            last = count - 1
+            start, end = span
             for row in range(count):
                 try:
                     datum = read(stream, schema, None)
@@ -251,10 +239,16 @@ class AvroRecords:
                 if row < skip:
                     continue
                 value = row_json(fix(datum) if fix is not None else datum)
-                self.block_offset, self.row = block_start, row + 1
-                if row + 1 == count:
+                if len(value) > limit:
+                    item = self._invalid(value, block_start, row, span)
+                else:
+                    item = Record(tally.index, start, end, value)
+                    tally.index += 1
+                if row < last:
+                    self.row = row + 1
+                else:
                     self.block_offset, self.row = cursor.offset, 0
-                yield self._item(value, block_start, row, span)
+                yield item
             skip = 0
             if stream.tell() != len(data):
                 raise ObjectRejected(
@@ -263,15 +257,43 @@ class AvroRecords:
                 )
             self.block_offset, self.row = cursor.offset, 0
 
-    def _item(self, value: bytes, block: int, row: int, span: tuple[int, int]) -> Item:
+    def _block(self) -> tuple[int, int, bytes, tuple[int, int]]:
+        """The next block's framing, checked: its offset, count, decompressed data and span."""
+        cursor, header = self._cursor, self.header
+        block_start = cursor.offset
+        count = cursor.long("a block's record count")
+        size = cursor.long("a block's size")
+        if count < 0 or size < 0 or size > self._max_block_bytes:
+            raise ObjectRejected(
+                f"Avro block at byte {block_start} declares {count} records in {size} "
+                f"bytes: over MAX_ROW_GROUP_BYTES ({self._max_block_bytes}) or corrupt"
+            )
+        stored = cursor.take(size, f"the block at byte {block_start}")
+        if cursor.take(SYNC_BYTES, f"the sync marker of the block at byte {block_start}") != (
+            header.sync
+        ):
+            raise ObjectRejected(
+                f"corrupt Avro file: the block at byte {block_start} does not end with the "
+                "file's sync marker"
+            )
+        span = (block_start, cursor.offset)
+        data = _decompress(header.codec, stored, self._max_block_bytes, block_start)
+        if count > len(data) and count > MAX_EMPTY_RECORDS:
+            # Only records of nulls take no byte; a count far beyond the block's bytes is
+            # a corrupt or hostile block, not a million empty records.
+            raise ObjectRejected(
+                f"Avro block at byte {block_start} declares {count} records in "
+                f"{len(data)} bytes: corrupt"
+            )
+        return block_start, count, data, span
+
+    def _invalid(self, value: bytes, block: int, row: int, span: tuple[int, int]) -> Item:
         tally = self._tally
         index = tally.index
         tally.index = index + 1
-        if len(value) > self._limits.record:
-            tally.invalid += 1
-            reason = f"row {row} of the block at byte {block}: {too_long(len(value), self._limits)}"
-            return InvalidRecord(index, span[0], span[1], reason, value[: self._limits.keep])
-        return Record(index, span[0], span[1], value)
+        tally.invalid += 1
+        reason = f"row {row} of the block at byte {block}: {too_long(len(value), self._limits)}"
+        return InvalidRecord(index, span[0], span[1], reason, value[: self._limits.keep])
 
 
 def _decompress(codec: str, data: bytes, limit: int, where: int) -> bytes:
@@ -424,7 +446,56 @@ def _type(schema: Any, seen: frozenset[str]) -> FieldType:  # noqa: C901, PLR091
     return _type(kind, seen)
 
 
-def _has_float(schema: Any) -> bool:
-    """Whether any float or double can occur in the schema's values (else no NaN to name)."""
-    text = orjson.dumps(schema)
-    return b'"float"' in text or b'"double"' in text
+_FLOATS: Final = frozenset(("float", "double"))
+_FLAT: Final = _FLOATS | {"null"}  # a float or null: `finite` names it
+
+
+def _float_fixer(schema: Any) -> Callable[[Any], Any] | None:
+    """What names the non-finite floats of a datum (the README's table), or None if none can be.
+
+    A record's fields are fixed one by one and only where a float can occur: a float, double
+    or union of them with null by `finite`, anything else that may hold one (records, arrays,
+    maps, other unions, named types used again) by `finite_deep`. Other top-level schemas:
+    `finite_deep` when a float can occur anywhere.
+    """
+    if not _may_float(schema):
+        return None
+    if not isinstance(schema, dict) or schema.get("type") not in {"record", "error"}:
+        return finite_deep
+    fixers = []
+    for field in schema["fields"]:
+        kind = field["type"]
+        if not _may_float(kind):
+            continue
+        branches = kind if isinstance(kind, list) else [kind]
+        flat = all(isinstance(branch, str) and branch in _FLAT for branch in branches)
+        fixers.append((field["name"], finite if flat else finite_deep))
+    fields = tuple(fixers)
+
+    def fix(datum: dict[str, Any]) -> dict[str, Any]:
+        for name, fixer in fields:
+            datum[name] = fixer(datum[name])
+        return datum
+
+    return fix
+
+
+def _may_float(schema: Any) -> bool:  # noqa: PLR0911 - one case per schema form
+    """Whether a float or double can occur in values of `schema` (a parsed schema, or part)."""
+    if isinstance(schema, str):
+        # A named type used again is only its name here: it may hold floats.
+        return schema in _FLOATS or schema not in _PRIMITIVES
+    if isinstance(schema, list):
+        return any(_may_float(branch) for branch in schema)
+    if not isinstance(schema, dict):
+        return True
+    kind = schema.get("type")
+    if kind in {"record", "error"}:
+        return any(_may_float(field["type"]) for field in schema["fields"])
+    if kind == "array":
+        return _may_float(schema["items"])
+    if kind == "map":
+        return _may_float(schema["values"])
+    if kind in {"enum", "fixed"}:
+        return False
+    return _may_float(kind)

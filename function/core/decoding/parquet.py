@@ -22,7 +22,8 @@ Order of work, and what bounds memory:
 Values follow `typed` (the README's mapping table). Arrow-side, before the rows become Python
 values: dictionaries are decoded, timestamps formatted as RFC 3339 (UTC `Z` when zoned, no
 offset when naive, the unit's digits kept: nanoseconds stay), dates and times cast to their
-exact text, durations to their integer count of the unit, half floats widened.
+exact text, decimals to theirs (unless Arrow's would have an exponent), durations to their
+integer count of the unit, half floats widened. Rows are then built column by column.
 
 Positions: a row is (row group, row in the row group); `index` = the rows of the row groups
 before it + its row. A record's `start`/`end` are its row group's byte range (from its first
@@ -64,6 +65,8 @@ BATCH_BYTES: Final = 8 * 1024**2
 MIN_BATCH_ROWS: Final = 64
 MAX_BATCH_ROWS: Final = 65_536
 _TAIL: Final = 8  # footer length (4 bytes, little-endian) + magic
+_Z: Final = "Z"
+_EMPTY: Final = ""
 
 
 class ParquetRows:
@@ -156,12 +159,22 @@ class ParquetRows:
                     first = max(skip - row, 0)
                     row += first
                     last = meta.num_rows
+                    tally, limit = self._tally, self._limits.record
+                    start, end = span
                     for value in _rows(batch, first):
-                        item = self._item(value, group, row, span)
+                        if len(value) > limit:
+                            item = self._invalid(value, group, row, span)
+                        else:
+                            item = Record(tally.index, start, end, value)
+                            tally.index += 1
                         row += 1
                         # The position after this row (the next row group's start after the
-                        # last), known before the row is handed out.
-                        self.row_group, self.row = (group, row) if row < last else (group + 1, 0)
+                        # last), known before the row is handed out; self.row_group is still
+                        # `group` until then.
+                        if row < last:
+                            self.row = row
+                        else:
+                            self.row_group, self.row = group + 1, 0
                         yield item
             except (pa.ArrowException, OSError, ValueError) as exc:
                 raise ObjectRejected(
@@ -174,15 +187,13 @@ class ParquetRows:
                 )
             self.row_group, self.row = group + 1, 0
 
-    def _item(self, value: bytes, group: int, row: int, span: tuple[int, int]) -> Item:
+    def _invalid(self, value: bytes, group: int, row: int, span: tuple[int, int]) -> Item:
         tally = self._tally
         index = tally.index
         tally.index = index + 1
-        if len(value) > self._limits.record:
-            tally.invalid += 1
-            reason = f"row {row} of row group {group}: {too_long(len(value), self._limits)}"
-            return InvalidRecord(index, span[0], span[1], reason, value[: self._limits.keep])
-        return Record(index, span[0], span[1], value)
+        tally.invalid += 1
+        reason = f"row {row} of row group {group}: {too_long(len(value), self._limits)}"
+        return InvalidRecord(index, span[0], span[1], reason, value[: self._limits.keep])
 
     def _check_row_group(self, group: int, meta: Any) -> None:
         limit = self._max_row_group_bytes
@@ -240,25 +251,19 @@ def _rows(batch: Any, first: int = 0) -> Iterator[bytes]:
     """Each row of a record batch from `first` on, as its JSON value (the module docstring).
 
     The batch is prepared whole and cut afterwards: Arrow rebuilds nested arrays only from
-    unsliced ones.
+    unsliced ones. Rows are built from whole columns (one `to_pylist` each, fixed as a list),
+    one dict at a time: a batch's worth of row dicts held at once costs the garbage collector
+    more than making them.
     """
-    import pyarrow as pa
-
-    prepared = [_prepare(column) for column in batch.columns]
-    table = pa.RecordBatch.from_arrays(prepared, names=batch.schema.names)
-    fixers: dict[str, Callable[[Any], Any]] = {}
-    for name, column in zip(table.schema.names, prepared, strict=True):
-        fixer = _fixer(column.type, column)
-        if fixer is not None:
-            fixers[name] = fixer
-    fix = compose(fixers)
-    rows = (table.slice(first) if first else table).to_pylist()
-    if fix is None:
-        for row in rows:
-            yield row_json(row)
-    else:
-        for row in rows:
-            yield row_json(fix(row))
+    names = batch.schema.names
+    columns = []
+    for column in batch.columns:
+        prepared = _prepare(column)
+        values = (prepared.slice(first) if first else prepared).to_pylist()
+        fixer = _fixer(prepared.type, prepared)
+        columns.append(values if fixer is None else [fixer(value) for value in values])
+    for values in zip(*columns, strict=True):
+        yield row_json(dict(zip(names, values, strict=True)))
 
 
 def _prepare(array: Any) -> Any:  # noqa: C901, PLR0911 - one case per Arrow type family
@@ -271,14 +276,20 @@ def _prepare(array: Any) -> Any:  # noqa: C901, PLR0911 - one case per Arrow typ
     if types.is_dictionary(kind):
         return _prepare(array.dictionary_decode())
     if types.is_timestamp(kind):
+        # Arrow's text for a naive timestamp is strftime's "%Y-%m-%d %H:%M:%S" with the
+        # unit's digits, thirty times faster; a zoned one is first cast to its UTC wall time.
+        naive = array.cast(pa.timestamp(kind.unit)) if kind.tz is not None else array
+        text = pc.replace_substring(naive.cast(pa.string()), " ", "T", max_replacements=1)
         if kind.tz is not None:
-            utc = array.cast(pa.timestamp(kind.unit, "UTC"))
-            return pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ")
-        return pc.strftime(array, format="%Y-%m-%dT%H:%M:%S")
+            text = pc.binary_join_element_wise(text, _Z, _EMPTY)
+        return text
     if types.is_date(kind) or types.is_time(kind):
         return array.cast(pa.string())
-    # Decimals stay decimals: Arrow's text for them switches to an exponent (`0E-9`) where
-    # Python's Decimal, formatted by `typed`, keeps every digit.
+    if types.is_decimal(kind):
+        # Arrow's text for a decimal is Python's `format(value, "f")` unless it switches to
+        # an exponent (`0E-9`, and every negative scale): then Decimals, which `typed` formats.
+        text = array.cast(pa.string())
+        return array if pc.any(pc.match_substring(text, "E")).as_py() else text
     if types.is_duration(kind):
         return array.cast(pa.int64())
     if types.is_float16(kind):
