@@ -3,6 +3,7 @@ other delimiters, awkward headers, blank and ragged rows, huge rows and headers.
 
 from __future__ import annotations
 
+import csv
 import io
 
 import orjson
@@ -15,7 +16,7 @@ from function.core.decoding import (
     RecordDecoder,
     csv_header_keys,
 )
-from function.core.decoding.records import RecordFormat
+from function.core.decoding.records import RecordFormat, ResumePoint
 from function.errors import ObjectRejected
 from objstream.testing.decoding import TINY_READS, Item, MiB, Trickle, decode
 
@@ -190,6 +191,42 @@ def test_lone_carriage_return_outside_quotes_makes_the_row_invalid() -> None:
     assert isinstance(items[0], InvalidRecord)
     assert items[0].reason.startswith("invalid CSV: new-line character seen in unquoted field")
     assert isinstance(items[1], Record)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,b\n1,2\n",
+        'k%s,100%,"q""uote",back\\slash\nx/y,\u2028\u2029,🎉 é,\x7f\n'.encode(),
+        b"a,b\nx\ty,back\\slash\n",
+        b'a\tb\n\x01,\x1f\t""\n',
+        b"a,b,c\n1\n1,2,3,4/5\n",
+    ],
+    ids=["plain", "keys-to-escape-values-not", "values-to-escape", "tab-delimited", "ragged"],
+)
+def test_row_values_are_the_bytes_orjson_writes_for_the_row(data: bytes) -> None:
+    # The writer puts unescaped fields into a template made from the header; orjson.dumps of
+    # the row's dict is the reference, byte for byte (key order, escapes, UTF-8, no `\/`).
+    header, *lines = data.decode().removesuffix("\n").split("\n")  # not at U+2028
+    delimiter = "\t" if "\t" in header else ","
+    expected = list(csv.DictReader([header, *lines], delimiter=delimiter, restkey="_extra"))
+
+    items, _ = decode(io.BytesIO(data), DecodeOptions("x.csv", csv_delimiter=delimiter))
+
+    assert [item.value for item in items if isinstance(item, Record)] == [
+        orjson.dumps(row) for row in expected
+    ]
+
+
+def test_a_resumed_header_with_repeated_keys_gives_each_key_its_last_value() -> None:
+    # Only a continuation's header could repeat a key (csv_header_keys makes them unique);
+    # the row is then what orjson.dumps makes of the dict: one key, the last value.
+    resume = ResumePoint(RecordFormat.CSV, offset=4, csv_header=("a", "a"), csv_delimiter=",")
+    data = b"1,2\n"
+
+    items = list(RecordDecoder(io.BytesIO(data), DecodeOptions("x.csv"), resume=resume))
+
+    assert [item.value for item in items if isinstance(item, Record)] == [b'{"a":"2"}']
 
 
 def test_nul_bytes_in_a_field_are_kept() -> None:

@@ -9,6 +9,7 @@ import io
 import json
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
+import orjson
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -100,6 +101,51 @@ def test_csv_rows_agree_with_dictreader_and_ranges_slice_back(
             expected_spans.append((offset, encoded.removesuffix(terminator.encode())))
         offset += len(encoded)
     assert [(r.start, data[r.start : r.end]) for r in records] == expected_spans
+
+
+# What a JSON writer must get right: quotes, backslashes, every control character, the
+# separators JavaScript treats as line ends, non-ASCII (orjson writes UTF-8, not \\u escapes),
+# `/` (not escaped), `%` (the CSV writer fills a template with `%`), emoji, delimiters.
+_needs_no_escape = st.sampled_from(
+    ["/", "%", "%s", "\u2028", "\u2029", "\x7f", "é", "🎉", ",", "\t"]
+)
+_needs_escape = st.sampled_from(['"', "\\", *(chr(code) for code in range(0x20))])
+_any = st.characters(codec="utf-8")
+# Most strings without anything to escape (the CSV writer's fast path), some with.
+hostile = st.lists(_needs_no_escape | _any, max_size=6).map("".join) | st.lists(
+    _needs_escape | _needs_no_escape | _any, max_size=6
+).map("".join)
+
+
+@st.composite
+def hostile_csv(draw: st.DrawFn) -> tuple[str, list[list[str]]]:
+    """(delimiter, rows with the header first): most rows as wide as the header, some not."""
+    delimiter = draw(st.sampled_from([",", ";", "\t", "|", "\\", "%"]))
+    name = hostile.filter(lambda value: value not in {"", "_extra"})
+    header = draw(st.lists(name, min_size=1, max_size=5, unique=True))
+    width = st.just(len(header)) | st.integers(min_value=0, max_value=7)
+    rows = draw(st.lists(width.flatmap(lambda n: st.lists(hostile, min_size=n, max_size=n))))
+    return delimiter, [header, *rows]
+
+
+@settings(deadline=None, max_examples=500)
+@given(csv_file=hostile_csv(), sizes=read_sizes)
+def test_csv_values_are_byte_for_byte_what_orjson_writes_of_the_dictreader_row(
+    trickle: Trickle, csv_file: tuple[str, list[list[str]]], sizes: list[int]
+) -> None:
+    delimiter, rows = csv_file
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    document = out.getvalue()
+
+    records = decode(
+        trickle(document.encode(), sizes), DecodeOptions("x.csv", csv_delimiter=delimiter)
+    )
+
+    reader = csv.DictReader(
+        io.StringIO(document, newline=""), delimiter=delimiter, restkey="_extra"
+    )
+    assert [record.value for record in records] == [orjson.dumps(row) for row in reader]
 
 
 @settings(deadline=None)

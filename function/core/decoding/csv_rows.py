@@ -186,6 +186,16 @@ def _unique(name: str, used: set[str], reserved: set[str]) -> str:
     return f"{name}_{suffix}"
 
 
+def _json_object_template(keys: list[str]) -> bytes | None:
+    """`{"k1":"%s","k2":"%s"}`: what orjson writes for a row of strings, each string's body left
+    for `%`. None if keys repeat (only a continuation's header could, and orjson.dumps of
+    the dict is right for it)."""
+    if len(set(keys)) != len(keys):
+        return None
+    members = (orjson.dumps(key).replace(b"%", b"%%") + b':"%s"' for key in keys)
+    return b"{" + b",".join(members) + b"}"
+
+
 def csv_delimiter(configured: str | None, head: bytes) -> str:
     delimiter = configured or sniff_csv_delimiter(head)
     if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n':
@@ -238,9 +248,14 @@ class CsvRows:
         self._line = _OneLine()
         self._reader = csv.reader(self._line, delimiter=delimiter)
         self._delimiter = delimiter
+        self._delimiter_byte = delimiter.encode()
+        # A row with none of these bytes needs neither the csv reader nor JSON escaping; the
+        # delimiter (a tab, say) only separates fields.
+        self._special = bytes(sorted({*range(0x20), *b'"\\'} - set(self._delimiter_byte)))
         self._limits = limits
         self.keys: list[str] | None = None  # the header's keys, then the extra values' key
         self._width = 0
+        self._object: bytes | None = None  # see _json_object_template
         if header is not None:
             self._use_keys(list(header))
 
@@ -256,6 +271,7 @@ class CsvRows:
 
     def _use_keys(self, keys: list[str]) -> None:
         self._width = len(keys)
+        self._object = _json_object_template(keys)
         keys.append(_unique(_EXTRA_KEY, set(keys), set()))
         self.keys = keys
 
@@ -286,9 +302,15 @@ class CsvRows:
         data = data.removesuffix(CR)
         if not data:
             return None
-        end = start + len(data)
+        size = len(data)
+        end = start + size
+        # translate() deleting nothing: the quickest test that none of `_special` is there.
+        if size <= self._limits.record and len(data.translate(None, self._special)) == size:
+            value = self._plain_json(data)
+            if value is not None:
+                return self._record(index, start, end, data, value)
         row: list[str] | str
-        if len(data) <= self._limits.record and _QUOTE not in data and _CR_BYTE not in data:
+        if size <= self._limits.record and _QUOTE not in data and _CR_BYTE not in data:
             # Without a quote or a CR, the fields are exactly the text split at the delimiter
             # (what the csv reader finds): most rows of most files skip the reader.
             try:
@@ -306,6 +328,29 @@ class CsvRows:
             if len(row) == self._width
             else self._fields(row)
         )
+        return self._record(index, start, end, data, value)
+
+    def _plain_json(self, data: bytes) -> bytes | None:
+        """The JSON object of a row with no quote, backslash or control character but the delimiter.
+
+        Each field is then the bytes between two delimiters (what the csv reader finds), and,
+        being UTF-8 without a quote, a backslash or a control character, also the body of its
+        JSON string as orjson writes it (orjson escapes nothing else), so the row's JSON is
+        its fields put into the header's template. None for a row the general path must take:
+        more or fewer fields than the header has, or bytes that are not UTF-8 (`_row` says
+        where).
+        """
+        fields = data.split(self._delimiter_byte)
+        if self._object is None or len(fields) != self._width:
+            return None
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        return self._object % tuple(fields)
+
+    def _record(self, index: int, start: int, end: int, data: bytes, value: bytes) -> Item:
         if len(value) > self._limits.record:
             reason = (
                 f"record of {len(value)} bytes as a JSON object exceeds the message limit of"
