@@ -33,7 +33,7 @@ from objstream.testing.oci_standin import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 NAMESPACE, BUCKET = "axaxnpcrorw5", "uploads"
@@ -289,23 +289,26 @@ def _at(seconds: float) -> list[object]:
 
 
 @pytest.mark.parametrize(
-    "streams",
+    "make_streams",
+    # Built when the test runs: a timestamp taken at collection would age with the suite.
     [
-        pytest.param([_stream() for _ in range(51)], id="51-streams"),
-        pytest.param([_stream(namespace="oci_objstream")], id="reserved-oci-prefix"),
-        pytest.param([_stream(namespace="oracle_x")], id="reserved-oracle-prefix"),
-        pytest.param([_stream(namespace="Objstream")], id="upper-case-namespace"),
-        pytest.param([_stream(datapoints=_at(-3 * 3600))], id="three-hours-old"),
-        pytest.param([_stream(datapoints=_at(20 * 60))], id="twenty-minutes-ahead"),
-        pytest.param([_stream(dimensions={"bucket": ""})], id="empty-dimension-value"),
-        pytest.param([_stream(dimensions={f"d{i}": "x" for i in range(21)})], id="21-dimensions"),
+        pytest.param(lambda: [_stream() for _ in range(51)], id="51-streams"),
+        pytest.param(lambda: [_stream(namespace="oci_objstream")], id="reserved-oci-prefix"),
+        pytest.param(lambda: [_stream(namespace="oracle_x")], id="reserved-oracle-prefix"),
+        pytest.param(lambda: [_stream(namespace="Objstream")], id="upper-case-namespace"),
+        pytest.param(lambda: [_stream(datapoints=_at(-3 * 3600))], id="three-hours-old"),
+        pytest.param(lambda: [_stream(datapoints=_at(20 * 60))], id="twenty-minutes-ahead"),
+        pytest.param(lambda: [_stream(dimensions={"bucket": ""})], id="empty-dimension-value"),
+        pytest.param(
+            lambda: [_stream(dimensions={f"d{i}": "x" for i in range(21)})], id="21-dimensions"
+        ),
     ],
 )
 def test_the_standin_refuses_what_oci_refuses(
-    standin: OciStandIn, rp_env: dict[str, str], streams: list[object]
+    standin: OciStandIn, rp_env: dict[str, str], make_streams: Callable[[], list[object]]
 ) -> None:
     with pytest.raises(oci.exceptions.ServiceError) as refused:
-        _post(standin, rp_env, streams)
+        _post(standin, rp_env, make_streams())
 
     assert refused.value.status == 400
     assert refused.value.code == "InvalidParameter"
