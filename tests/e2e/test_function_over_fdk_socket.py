@@ -21,7 +21,7 @@ import pytest
 from objstream.testing.fdk_server import FdkServer
 from objstream.testing.image import lay_out_image
 from objstream.testing.oci_standin import OciStandIn
-from objstream.testing.scenario import UPDATE, Seen, oci_event, read_stream
+from objstream.testing.scenario import UPDATE, Seen, function_env, oci_event, read_stream
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -66,17 +66,14 @@ def function(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[FdkServer]:
     work = tmp_path_factory.mktemp("fdk")
-    listener = broker.sasl_ssl
-    assert listener.password is not None
-    standin.put_secret(SECRET_ID, listener.password)
-    env = {
-        **standin.function_env(work / "oci", auth="resource_principal"),
-        "STREAM_BOOTSTRAP_SERVERS": listener.bootstrap_servers,
-        "STREAM_TOPIC": stream,
-        "STREAM_USERNAME": listener.username or "",
-        "STREAM_AUTH_TOKEN_SECRET_OCID": SECRET_ID,
-        "STREAM_SSL_CA_LOCATION": listener.ca_location or "",
-    }
+    env = function_env(
+        standin,
+        work / "oci",
+        broker.sasl_ssl,
+        stream,
+        secret_id=SECRET_ID,
+        auth="resource_principal",
+    )
     with FdkServer(
         installed / "function" / "func.py", env, work, pythonpath=str(installed)
     ) as server:

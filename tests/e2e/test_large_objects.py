@@ -33,7 +33,7 @@ from function.settings import Settings
 from objstream.testing.fakes import FakePublisher, FakeReader, invoke
 from objstream.testing.fdk_server import FdkServer
 from objstream.testing.oci_standin import OciStandIn
-from objstream.testing.scenario import Seen, oci_event, read_stream
+from objstream.testing.scenario import Seen, function_env, oci_event, read_stream
 from objstream.testing.typed_files import parquet_bytes
 
 if TYPE_CHECKING:
@@ -156,21 +156,17 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env(standin: OciStandIn, broker: Broker, workdir: Path, topic: str) -> dict[str, str]:
-    listener = broker.sasl_ssl
-    assert listener.password is not None
-    standin.put_secret(SECRET_ID, listener.password)
-    return {
-        **standin.function_env(workdir / "oci", auth="resource_principal"),
-        "STREAM_BOOTSTRAP_SERVERS": listener.bootstrap_servers,
-        "STREAM_TOPIC": topic,
-        "STREAM_SECURITY_PROTOCOL": listener.security_protocol,
-        "STREAM_USERNAME": listener.username or "",
-        "STREAM_AUTH_TOKEN_SECRET_OCID": SECRET_ID,
-        "STREAM_SSL_CA_LOCATION": listener.ca_location or "",
-        "FUNCTION_OCID": FUNCTION_OCID,
-        "FUNCTIONS_ENDPOINT": standin.url,
+    return function_env(
+        standin,
+        workdir / "oci",
+        broker.sasl_ssl,
+        topic,
+        secret_id=SECRET_ID,
+        auth="resource_principal",
+        FUNCTION_OCID=FUNCTION_OCID,
+        FUNCTIONS_ENDPOINT=standin.url,
         **PRODUCER,
-    }
+    )
 
 
 def _single_pass(name: str, data: bytes, etag: str, extra: dict[str, str]) -> FakePublisher:

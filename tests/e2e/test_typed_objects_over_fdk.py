@@ -26,7 +26,7 @@ from function.core.decoding.ranged import READ_AHEAD_BYTES
 from objstream.testing.fdk_server import FdkServer
 from objstream.testing.image import lay_out_image
 from objstream.testing.oci_standin import OciStandIn, RecordedRequest, object_path
-from objstream.testing.scenario import Seen, oci_event, read_stream
+from objstream.testing.scenario import Seen, function_env, oci_event, read_stream
 from objstream.testing.typed_files import expected_rows, parquet_bytes, sample_table
 from tests.unit.test_records_avro import expected as expected_avro
 from tests.unit.test_records_avro import fastavro_file, read_back
@@ -73,17 +73,14 @@ def function(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[FdkServer]:
     work = tmp_path_factory.mktemp("fdk-typed")
-    listener = broker.sasl_ssl
-    assert listener.password is not None
-    standin.put_secret(SECRET_ID, listener.password)
-    env = {
-        **standin.function_env(work / "oci", auth="resource_principal"),
-        "STREAM_BOOTSTRAP_SERVERS": listener.bootstrap_servers,
-        "STREAM_TOPIC": stream,
-        "STREAM_USERNAME": listener.username or "",
-        "STREAM_AUTH_TOKEN_SECRET_OCID": SECRET_ID,
-        "STREAM_SSL_CA_LOCATION": listener.ca_location or "",
-    }
+    env = function_env(
+        standin,
+        work / "oci",
+        broker.sasl_ssl,
+        stream,
+        secret_id=SECRET_ID,
+        auth="resource_principal",
+    )
     with FdkServer(
         installed / "function" / "func.py", env, work, pythonpath=str(installed)
     ) as server:

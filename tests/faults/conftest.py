@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
     from function.pipeline import Outcome
     from function.runtime import PublisherFactory
-    from objstream.testing.jvm_kafka import Listener
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNC_PY = ROOT / "function" / "func.py"
@@ -131,40 +130,6 @@ def upload_file(standin: OciStandIn, name: str, path: Path, **kw: str) -> bytes:
     """Store the file at `path` as object `name` (served from disk); return the event body."""
     etag = standin.put_object_file(NAMESPACE, BUCKET, name, path, **kw)
     return oci_event(NAMESPACE, BUCKET, name, etag)
-
-
-def function_env(
-    standin: OciStandIn,
-    workdir: Path,
-    listener: Listener,
-    topic: str,
-    *,
-    secret_id: str | None = None,
-    auth: Literal["config_file", "resource_principal"] = "config_file",
-    **extra: str,
-) -> dict[str, str]:
-    """The function's configuration for `listener`, the token read from a Vault secret.
-
-    The listener's password is stored in the secret (`secret_id`, or a fresh OCID); a test
-    that wants another content puts the secret again after this call. `extra` adds or
-    overrides configuration keys.
-    """
-    secret = secret_id or f"ocid1.vaultsecret.oc1.phx.amaaaaaa{uuid.uuid4().hex}"
-    if listener.password is not None:
-        standin.put_secret(secret, listener.password)
-    env = {
-        **standin.function_env(workdir, auth=auth),
-        "STREAM_BOOTSTRAP_SERVERS": listener.bootstrap_servers,
-        "STREAM_TOPIC": topic,
-        "STREAM_SECURITY_PROTOCOL": listener.security_protocol,
-    }
-    if listener.sasl_mechanism:
-        env["STREAM_USERNAME"] = listener.username or ""
-        env["STREAM_AUTH_TOKEN_SECRET_OCID"] = secret
-    if listener.ca_location:
-        env["STREAM_SSL_CA_LOCATION"] = listener.ca_location
-    env.update(extra)
-    return env
 
 
 # -- the function in this process --------------------------------------------------------------

@@ -17,11 +17,10 @@ import pytest
 
 from function.errors import PublishError
 from objstream.testing.oci_standin import secret_path
-from objstream.testing.scenario import read_stream
+from objstream.testing.scenario import function_env, read_stream
 from tests.faults.conftest import (
     CANARY,
     fdk_function,
-    function_env,
     invoke,
     open_fds,
     running_runtime,

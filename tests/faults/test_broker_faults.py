@@ -25,11 +25,10 @@ from function.errors import TransientError
 from kafka_client.publisher import StreamPublisher
 from objstream.testing.brokers import Broker
 from objstream.testing.jvm_kafka import KafkaBroker
-from objstream.testing.scenario import Seen, read_stream
+from objstream.testing.scenario import Seen, function_env, read_stream
 from tests.faults.conftest import (
     Attempt,
     fdk_function,
-    function_env,
     invoke,
     running_runtime,
     unique,

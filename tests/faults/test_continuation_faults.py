@@ -25,8 +25,8 @@ import pytest
 from objstream.testing.brokers import Broker
 from objstream.testing.jvm_kafka import KafkaBroker
 from objstream.testing.oci_standin import Fault, OciStandIn
-from objstream.testing.scenario import Seen, oci_event, read_stream
-from tests.faults.conftest import BUCKET, NAMESPACE, fdk_function, function_env, unique
+from objstream.testing.scenario import Seen, function_env, oci_event, read_stream
+from tests.faults.conftest import BUCKET, NAMESPACE, fdk_function, unique
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

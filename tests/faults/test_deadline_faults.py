@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from objstream.testing.scenario import seen
-from tests.faults.conftest import fdk_function, function_env, unique, upload, upload_file
+from objstream.testing.scenario import function_env, seen
+from tests.faults.conftest import fdk_function, unique, upload, upload_file
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import zstandard
 
-from objstream.testing.scenario import oci_event, read_stream
+from objstream.testing.scenario import function_env, oci_event, read_stream
 from tests.faults.conftest import (
     BUCKET,
     NAMESPACE,
     fdk_function,
-    function_env,
     reset_peak_rss,
     status_kib,
     unique,

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from objstream.testing.oci_standin import Fault, object_path
-from objstream.testing.scenario import oci_event, read_stream
-from tests.faults.conftest import NAMESPACE, fdk_function, function_env, unique, upload
+from objstream.testing.scenario import function_env, oci_event, read_stream
+from tests.faults.conftest import NAMESPACE, fdk_function, unique, upload
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

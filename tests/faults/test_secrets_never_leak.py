@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from objstream.testing.oci_standin import Fault
+from objstream.testing.scenario import function_env
 from tests.faults.conftest import (
     CANARY,
     NAMESPACE,
     fdk_function,
-    function_env,
     invoke,
     running_runtime,
     unique,

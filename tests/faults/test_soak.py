@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from objstream.testing.scenario import oci_event
+from objstream.testing.scenario import function_env, oci_event
 from tests.faults.conftest import (
     BUCKET,
     NAMESPACE,
     fdk_function,
-    function_env,
     open_fds,
     status_kib,
     threads,

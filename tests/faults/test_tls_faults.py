@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from function.errors import ConfigError, PublishError
+from objstream.testing.scenario import function_env
 from tests.faults.conftest import (
     fdk_function,
-    function_env,
     invoke,
     running_runtime,
     unique,

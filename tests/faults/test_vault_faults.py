@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from objstream.testing.oci_standin import Fault, secret_path
-from tests.faults.conftest import CANARY, fdk_function, function_env, unique, upload
+from objstream.testing.scenario import function_env
+from tests.faults.conftest import CANARY, fdk_function, unique, upload
 
 if TYPE_CHECKING:
     from objstream.testing.brokers import Broker

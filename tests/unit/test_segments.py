@@ -133,9 +133,12 @@ def _settings(**env: str) -> Settings:
 
 
 def _runtime(
-    settings: Settings, data: bytes, publisher: FakePublisher, invoker: InProcessInvoker | None
+    settings: Settings,
+    reader: FakeReader,
+    publisher: FakePublisher,
+    invoker: InProcessInvoker | None,
 ) -> Runtime:
-    reader = FakeReader(data)
+    """`Runtime.invoke`'s path with fakes: `reader`, `publisher` and an in-process invoker."""
     return Runtime(
         settings,
         reader=lambda: reader,
@@ -151,7 +154,7 @@ def _event(name: str) -> bytes:
 
 def _single_pass(name: str, data: bytes, **env: str) -> FakePublisher:
     publisher = FakePublisher()
-    runtime = _runtime(_settings(CONTINUATION="off", **env), data, publisher, None)
+    runtime = _runtime(_settings(CONTINUATION="off", **env), FakeReader(data), publisher, None)
     outcome = runtime.invoke(_event(name), Deadline.in_seconds(60))
     assert outcome.status == "published", outcome.detail
     return publisher
@@ -164,7 +167,7 @@ PLENTY = {"raw": 200}
 
 def _chain(name: str, data: bytes, plenty: int, **env: str) -> tuple[FakePublisher, list[Any]]:
     publisher, invoker = FakePublisher(), InProcessInvoker()
-    runtime = _runtime(_settings(**env), data, publisher, invoker)
+    runtime = _runtime(_settings(**env), FakeReader(data), publisher, invoker)
     outcomes = run_chain(runtime, invoker, _event(name), lambda: CountdownDeadline.of(plenty))
     return publisher, outcomes
 
@@ -247,13 +250,7 @@ def test_each_continuation_reads_the_object_from_its_resume_offset() -> None:
     name, data = SAMPLES["jsonl"]
     publisher, invoker = FakePublisher(), InProcessInvoker()
     reader = FakeReader(data)
-    runtime = Runtime(
-        _settings(),
-        reader=lambda: reader,
-        tokens=None,
-        publisher_factory=lambda _config: publisher,
-        invoker=lambda: invoker,
-    )
+    runtime = _runtime(_settings(), reader, publisher, invoker)
     outcomes = run_chain(runtime, invoker, _event(name), lambda: CountdownDeadline.of(6))
     assert len(outcomes) >= 3
     assert reader.starts[0] == 0
@@ -265,13 +262,7 @@ def test_a_compressed_object_is_decoded_again_from_its_start_by_every_segment() 
     name, data = SAMPLES["gzip-jsonl"]
     publisher, invoker = FakePublisher(), InProcessInvoker()
     reader = FakeReader(data)
-    runtime = Runtime(
-        _settings(),
-        reader=lambda: reader,
-        tokens=None,
-        publisher_factory=lambda _config: publisher,
-        invoker=lambda: invoker,
-    )
+    runtime = _runtime(_settings(), reader, publisher, invoker)
     outcomes = run_chain(runtime, invoker, _event(name), lambda: CountdownDeadline.of(6))
     assert len(outcomes) >= 3
     assert set(reader.starts) == {0}
@@ -282,13 +273,7 @@ def _chain_reading(sample: str) -> tuple[FakeReader, list[dict[str, Any]]]:
     name, data = SAMPLES[sample]
     publisher, invoker = FakePublisher(), InProcessInvoker()
     reader = FakeReader(data)
-    runtime = Runtime(
-        _settings(),
-        reader=lambda: reader,
-        tokens=None,
-        publisher_factory=lambda _config: publisher,
-        invoker=lambda: invoker,
-    )
+    runtime = _runtime(_settings(), reader, publisher, invoker)
     outcomes = run_chain(runtime, invoker, _event(name), lambda: CountdownDeadline.of(6))
     assert len(outcomes) >= 3
     checkpoints = _of_type(publisher.sent, "objstream.object.continued")
@@ -323,7 +308,7 @@ def test_avro_continuations_stream_from_their_block_and_read_only_the_header_by_
 def test_without_an_invoker_the_deadline_is_a_502_as_in_v1() -> None:
     name, data = SAMPLES["jsonl"]
     publisher = FakePublisher()
-    runtime = _runtime(_settings(CONTINUATION="off"), data, publisher, None)
+    runtime = _runtime(_settings(CONTINUATION="off"), FakeReader(data), publisher, None)
     deadline = CountdownDeadline.of(6)
     # CONTINUATION=off: a deadline that leaves no time is not a reason to stop early; only
     # one that has passed is. The countdown's second is not passed, so it publishes it all.
@@ -337,13 +322,7 @@ def _failing_runtime(
 ) -> tuple[Runtime, FakePublisher]:
     publisher = FakePublisher()
     reader = FakeReader(b"", error=error)
-    runtime = Runtime(
-        _settings(**env),
-        reader=lambda: reader,
-        tokens=None,
-        publisher_factory=lambda _config: publisher,
-        invoker=lambda: invoker,
-    )
+    runtime = _runtime(_settings(**env), reader, publisher, invoker)
     return runtime, publisher
 
 
@@ -396,13 +375,7 @@ def test_a_hand_off_that_fails_is_a_502() -> None:
     name, data = SAMPLES["jsonl"]
     publisher = FakePublisher()
     reader = FakeReader(data)
-    runtime = Runtime(
-        _settings(),
-        reader=lambda: reader,
-        tokens=None,
-        publisher_factory=lambda _config: publisher,
-        invoker=RefusingInvoker,
-    )
+    runtime = _runtime(_settings(), reader, publisher, RefusingInvoker())
     with pytest.raises(HandOffError, match="fn-invocation"):
         runtime.invoke(_event(name), CountdownDeadline.of(6))
     # The checkpoint was sent (the records before it are on the stream); no marker.
