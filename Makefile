@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint lint-iac fmt install tools-install broker-install connect-install broker-start broker-stop bench rm-stack clean
 
 ## demo: start a local broker and publish the sample files through the real function path
-demo: install
+## (it needs the venv and the broker's jars only, not the test and Terraform tools)
+demo: $(STAMP) broker-install
 	$(PY) -m objstream.demo $(DEMO_ARGS)
 
 ## test: the whole test suite against a real broker (started by the suite itself), with branch
