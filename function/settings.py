@@ -16,7 +16,7 @@ from function.core.connect_values import ColumnType
 from function.core.decoding.records import RecordFormat
 from function.core.limits import OCI_MAX_MESSAGE_BYTES
 from function.errors import ConfigError
-from kafka_client.config import ConnectionSettings
+from kafka_client.config import DEFAULTS, ConnectionSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -335,9 +335,33 @@ class Settings:
             raise ConfigError(
                 "METRICS_COMPARTMENT_OCID is required with METRICS=oci outside OCI Functions"
             )
+        self._check_queue_holds_a_message()
         if (self.key_mode is KeyMode.FIELD) != bool(self.key_field):
             raise ConfigError("RECORD_KEY=field:<name> needs a field name, e.g. field:customer_id")
 
+    def _check_queue_holds_a_message(self) -> None:
+        """The producer's local queue must hold one message of the largest size.
+
+        librdkafka refuses a message larger than `queue.buffering.max.kbytes` even when its
+        queue is empty, so a publication would wait for room that never comes (a pack, which
+        fills up to MAX_MESSAGE_BYTES, is the first to hit it).
+        """
+        raw = self.kafka_properties.get(_QUEUE_KBYTES, DEFAULTS[_QUEUE_KBYTES])
+        try:
+            kbytes = int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"KAFKA_QUEUE_BUFFERING_MAX_KBYTES={raw!r} is not a whole number"
+            ) from None
+        if kbytes * 1024 < self.max_message_bytes:
+            raise ConfigError(
+                f"KAFKA_QUEUE_BUFFERING_MAX_KBYTES={kbytes} holds less than one message of "
+                f"MAX_MESSAGE_BYTES={self.max_message_bytes}: set it to at least "
+                f"{-(-self.max_message_bytes // 1024)} (or lower MAX_MESSAGE_BYTES)"
+            )
+
+
+_QUEUE_KBYTES = "queue.buffering.max.kbytes"
 
 _E = TypeVar("_E", bound=StrEnum)
 

@@ -126,6 +126,7 @@ class StreamPublisher:
         self._known_topics: set[str] = set()
         self._deadline = float("inf")
         self._throttled = (0.0, 0.0)  # when the broker last throttled us, and for how long
+        self._last_held = -math.inf  # when it last reported a throttle of more than 0 s
         self._reset()
 
     # -- callbacks (served by poll/flush, in the calling thread) ------------------------------
@@ -147,7 +148,15 @@ class StreamPublisher:
     def _on_throttle(self, event: Any) -> None:
         # A broker over a quota holds its answers this long (OCI Streaming's 1 MB/s, a Kafka
         # client quota): settling what is queued takes at least that much longer.
-        self._throttled = (time.monotonic(), float(event.throttle_time))
+        now, held = time.monotonic(), float(event.throttle_time)
+        if held > 0:
+            if now - self._last_held > _RATE_STEP * _RATE_SAMPLES and self._acks:
+                # A quota's throttling begins. What the broker took before it was the quota's
+                # burst, much faster than what it takes from now on: the rate starts over.
+                self._acks.clear()
+                self._acks.append((now, self.sent - len(self._producer)))
+            self._last_held = now
+        self._throttled = (now, held)
 
     def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         if error is None:  # only reachable if a user re-enables success reports
@@ -241,6 +250,13 @@ class StreamPublisher:
                 break
             except BufferError:
                 # Back-pressure: the queue is full until the broker acknowledges a batch.
+                if not len(producer):
+                    # Empty, and still no room: the message is larger than the whole queue.
+                    raise PublishFailed(
+                        f"a message for {topic} of {len(value or b'') + len(key or b'')} bytes "
+                        "is larger than the producer's whole queue "
+                        "(queue.buffering.max.kbytes): it can never be queued"
+                    ) from None
                 producer.poll(_WAIT_STEP)
                 self._raise_if_failed()
             except KafkaException as exc:

@@ -56,6 +56,7 @@ FN_DEADLINE = 12.0
 # what is queued must be acknowledged within a segment (see README "Large objects").
 PRODUCER = {
     "KAFKA_QUEUE_BUFFERING_MAX_KBYTES": "256",
+    "MAX_MESSAGE_BYTES": "262144",  # a queue must hold one message of the largest size
     "KAFKA_BATCH_SIZE": "65536",
     "DEADLINE_MARGIN_SECONDS": "1",
 }

@@ -45,6 +45,7 @@ CONTINUED = "objstream.object.continued"
 PUBLISHED = "objstream.object.published"
 EXTRA = {
     "KAFKA_QUEUE_BUFFERING_MAX_KBYTES": "256",
+    "MAX_MESSAGE_BYTES": "262144",  # a queue must hold one message of the largest size
     "KAFKA_BATCH_SIZE": "65536",
     "DEADLINE_MARGIN_SECONDS": "1",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -103,6 +104,31 @@ def test_a_full_local_queue_is_waited_out_never_dropped() -> None:
     assert producer.buffer_errors > 0
     assert [value for _, value in producer.delivered] == [str(n).encode() for n in range(20)]
     assert publisher.sent == 20
+
+
+def test_a_message_larger_than_the_whole_queue_fails_at_once_instead_of_waiting() -> None:
+    publisher, _ = _publisher(capacity=0)  # librdkafka: the message exceeds the queue's bytes
+    publisher.begin(time.monotonic() + 10)
+    started = time.monotonic()
+    with pytest.raises(PublishFailed, match=r"of 5 bytes is larger than the producer's whole"):
+        publisher.send("t", b"value", None, [])
+    assert time.monotonic() - started < 1
+
+
+def test_once_a_quota_throttles_the_backlog_is_timed_at_the_throttled_rate() -> None:
+    publisher, producer = _publisher(ack=False)
+    publisher.begin(time.monotonic() + 60)
+    for n in range(200):
+        publisher.send("t", str(n).encode(), None, [])
+    del producer.queued[:100]  # the quota's burst: half acknowledged at once
+    time.sleep(0.3)
+    before = publisher.backlog_seconds()
+    assert before < 1  # 100 left at ~330 a second
+    producer.config["throttle_cb"](SimpleNamespace(throttle_time=0.5))
+    del producer.queued[:10]  # under the throttle: 10 in the next 0.3 s
+    time.sleep(0.3)
+    # 90 left at ~33 a second, plus the throttle: not the ~0.8 s the burst's rate would say.
+    assert publisher.backlog_seconds() > 2.5
 
 
 def test_a_failed_delivery_fails_the_settle_with_the_count_and_topic() -> None:

@@ -150,3 +150,17 @@ def test_packing_is_off_by_default_and_packs_hold_at_most_10000_records() -> Non
     assert (settings.message_packing, settings.pack_max_records) == ("none", 10_000)
     packed = Settings.from_env({**OCI, "MESSAGE_PACKING": "jsonl", "PACK_MAX_RECORDS": "500"})
     assert (packed.message_packing, packed.pack_max_records) == ("jsonl", 500)
+
+
+def test_a_producer_queue_smaller_than_one_message_is_refused_naming_both_keys() -> None:
+    # librdkafka never queues a message larger than its whole queue: a publication would wait
+    # for room forever.
+    too_small = r"KAFKA_QUEUE_BUFFERING_MAX_KBYTES=256 holds .* MAX_MESSAGE_BYTES=1000000"
+    with pytest.raises(ConfigError, match=too_small):
+        Settings.from_env({**OCI, "KAFKA_QUEUE_BUFFERING_MAX_KBYTES": "256"})
+    with pytest.raises(ConfigError, match="KAFKA_QUEUE_BUFFERING_MAX_KBYTES='lots'"):
+        Settings.from_env({**OCI, "KAFKA_QUEUE_BUFFERING_MAX_KBYTES": "lots"})
+    fits = Settings.from_env(
+        {**OCI, "KAFKA_QUEUE_BUFFERING_MAX_KBYTES": "256", "MAX_MESSAGE_BYTES": "262144"}
+    )
+    assert fits.kafka_properties["queue.buffering.max.kbytes"] == "256"
