@@ -259,7 +259,7 @@ def _rows(batch: Any, first: int = 0) -> list[bytes]:
     """Each row of a record batch from `first` on, as its JSON value (the module docstring).
 
     The JSON is written column by column, in Arrow: each column becomes the JSON text of each
-    of its values (`_json`), and one element-wise join per batch puts `{"name":…,…}` around
+    of its values (`_parts`), and one element-wise join per batch puts `{"name":…,…}` around
     them, so Python makes one bytes object per row and no row dict. Columns named twice keep
     the first place and the last column's values, as a dict would. The batch is prepared whole
     and cut afterwards: Arrow rebuilds nested arrays only from unsliced ones.
@@ -267,7 +267,7 @@ def _rows(batch: Any, first: int = 0) -> list[bytes]:
     columns = dict(zip(batch.schema.names, batch.columns, strict=True))
     if not columns:
         return [b"{}"] * (batch.num_rows - first)
-    texts = _object(list(columns.items()))
+    texts = _join(_object(list(columns.items())))
     rows: list[bytes] = (texts.slice(first) if first else texts).to_pylist()
     return rows
 
@@ -277,13 +277,19 @@ _ESCAPED: Final = r'[\x00-\x1f"\\]'
 _CONTROL: Final = r"[\x00-\x1f]"
 
 
-def _json(array: Any) -> Any:  # noqa: C901, PLR0911, PLR0912 - one case per Arrow type family
-    """The JSON text of each value of a column: a binary array, a null's text `null`.
+def _json(array: Any) -> Any:
+    """The JSON text of each value of a column: a binary array, a null's text `null`."""
+    return _join(_parts(array))
+
+
+def _parts(array: Any) -> list[Any]:  # noqa: C901, PLR0911, PLR0912 - one case per type family
+    """A column's JSON as parts to join row by row: bytes (the same in every row) and arrays.
 
     Written by Arrow for integers, booleans, strings, the types `_prepare` makes text of, and
     structs and lists of these; floats by one `orjson.dumps` of the column, binary by base64
     value by value. Anything else (maps, strings with control characters, non-finite floats,
-    decimals whose text would have an exponent) goes value by value through `_values`.
+    decimals whose text would have an exponent) goes value by value through `_values`. Text
+    with no null is left between two quote parts, which the row's join writes at no cost.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -291,40 +297,61 @@ def _json(array: Any) -> Any:  # noqa: C901, PLR0911, PLR0912 - one case per Arr
     kind = array.type
     types = pa.types
     if types.is_dictionary(kind):
-        text = _json(array.dictionary).take(array.indices)  # each distinct value once
+        parts = [_json(array.dictionary).take(array.indices)]  # each distinct value once
     elif types.is_integer(kind) or types.is_boolean(kind) or types.is_null(kind):
-        text = array.cast(pa.string())
+        parts = [array.cast(pa.string())]
     elif types.is_duration(kind) or types.is_float16(kind):
-        return _json(_prepare(array))
+        return _parts(_prepare(array))
     elif types.is_timestamp(kind) or types.is_date(kind) or types.is_time(kind):
-        text = _quoted(_prepare(array))
+        parts = [_QUOTE, _prepare(array), _QUOTE]
     elif types.is_decimal(kind):
         text = _prepare(array)
         if not types.is_string(text.type):
-            return _values(array)  # Arrow's text would have an exponent
-        text = _quoted(text)
+            return [_values(array)]  # Arrow's text would have an exponent
+        parts = [_QUOTE, text, _QUOTE]
     elif types.is_string(kind) or types.is_large_string(kind) or types.is_string_view(kind):
-        text = _string(array)
+        text = _escaped(array)
         if text is None:
-            return _values(array)
+            return [_values(array)]
+        parts = [_QUOTE, text, _QUOTE]
     elif types.is_floating(kind):
-        return _floats(array)
+        return [_floats(array)]
     elif types.is_binary(kind) or types.is_large_binary(kind) or types.is_fixed_size_binary(kind):
-        return _base64(array)
+        return [_base64(array)]
     elif types.is_struct(kind):
         names = [kind.field(i).name for i in range(kind.num_fields)]
-        if len(set(names)) < len(names):
-            return _values(array)
-        text = _object(list(zip(names, array.flatten(), strict=True)), len(array))
+        if not names or len(set(names)) < len(names):
+            return [_values(array)]
+        parts = _object(list(zip(names, array.flatten(), strict=True)))
     elif types.is_fixed_size_list(kind) or types.is_list_view(kind):
-        return _json(array.cast(pa.list_(kind.value_type)))
+        return _parts(array.cast(pa.list_(kind.value_type)))
     elif types.is_list(kind) or types.is_large_list(kind):
-        text = _array(array)
+        parts = [_array(array)]
     else:
-        return _values(array)
+        return [_values(array)]
     if array.null_count:
-        text = pc.if_else(array.is_valid(), text, _literal(b"null"))
-    return text.cast(pa.binary())
+        return [pc.if_else(array.is_valid(), _join(parts), _literal(b"null"))]
+    return parts
+
+
+_QUOTE: Final = b'"'
+
+
+def _join(parts: list[Any]) -> Any:
+    """One binary array of the parts joined row by row (at least one part is an array)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    merged: list[Any] = []
+    for part in parts:
+        if type(part) is bytes and merged and type(merged[-1]) is bytes:
+            merged[-1] += part
+        else:
+            merged.append(part)
+    if len(merged) == 1:
+        return merged[0].cast(pa.binary())
+    arrays = [_literal(part) if type(part) is bytes else part.cast(pa.binary()) for part in merged]
+    return pc.binary_join_element_wise(*arrays, _literal(b""))
 
 
 def _literal(text: bytes) -> Any:
@@ -333,17 +360,12 @@ def _literal(text: bytes) -> Any:
     return pa.scalar(text, pa.binary())
 
 
-def _object(fields: list[tuple[str, Any]], rows: int = 0) -> Any:
-    """JSON objects of named columns of one length (`rows`, for no columns at all)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not fields:
-        return pa.array([b"{}"] * rows, pa.binary())
+def _object(fields: list[tuple[str, Any]]) -> list[Any]:
+    """The parts of JSON objects of named columns (at least one) of one length."""
     parts: list[Any] = []
     for i, (name, column) in enumerate(fields):
-        parts += [_literal((b"," if i else b"{") + orjson.dumps(name) + b":"), _json(column)]
-    return pc.binary_join_element_wise(*parts, _literal(b"}"), _literal(b""))
+        parts += [(b"," if i else b"{") + orjson.dumps(name) + b":", *_parts(column)]
+    return [*parts, b"}"]
 
 
 def _array(lists: Any) -> Any:
@@ -359,8 +381,8 @@ def _array(lists: Any) -> Any:
     return pc.binary_join_element_wise(_literal(b"["), joined, _literal(b"]"), _literal(b""))
 
 
-def _string(array: Any) -> Any | None:
-    """JSON strings of a string column (a null stays null); None if one holds a control char."""
+def _escaped(array: Any) -> Any | None:
+    """A string column's text escaped for JSON, unquoted; None if one holds a control char."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -370,16 +392,7 @@ def _string(array: Any) -> Any | None:
         if pc.any(pc.match_substring_regex(text, _CONTROL)).as_py():
             return None  # orjson's \n, \u0001 …: value by value
         text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
-    return _quoted(text)
-
-
-def _quoted(text: Any) -> Any:
-    """Strings with nothing (more) to escape, as JSON strings (a null stays null)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    quote = _literal(b'"')
-    return pc.binary_join_element_wise(quote, text.cast(pa.binary()), quote, _literal(b""))
+    return text
 
 
 def _floats(array: Any) -> Any:
