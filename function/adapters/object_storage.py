@@ -223,8 +223,12 @@ class OciObjectReader:
     def _read_range(
         self, event: ObjectEvent, deadline: Deadline, etag: str | None, start: int, length: int
     ) -> bytes:
-        """Exactly `length` bytes from `start` (the caller keeps within the object)."""
-        pieces: list[bytes] = []
+        """Exactly `length` bytes from `start` (the caller keeps within the object).
+
+        The chunks are written into one growing buffer whose bytes `getvalue` hands out without
+        a copy: a range is held once, not as its chunks and then their join.
+        """
+        buffer = io.BytesIO()
         received = resumes = 0
         while received < length:
             first, last = start + received, start + length - 1
@@ -249,7 +253,7 @@ class OciObjectReader:
                     chunk = raw.read1(length - received, decode_content=False)
                     if not chunk:
                         break
-                    pieces.append(chunk)
+                    buffer.write(chunk)
                     received += len(chunk)
             except _DROPPED as exc:
                 response.data.close()
@@ -272,7 +276,7 @@ class OciObjectReader:
                 continue
             raw.release_conn()
             response.data.close()
-        return b"".join(pieces)
+        return buffer.getvalue()
 
     def get(
         self,

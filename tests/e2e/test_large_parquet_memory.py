@@ -8,15 +8,16 @@ the fdk process's peak RSS (VmHWM) against a stated number:
     peak RSS ≤ 160 MiB (Python, the function, pyarrow) + 5 x the largest row group
 
 460 MiB for this file, and under the 512 MB the function is given (func.yaml). The factor is
-measured, not derived; measured 387 MiB (idle 21 MiB). Where it goes, per row group: the
-decoder alone (ParquetRows over local ranges, no HTTP, no producer) peaks ~2.7 x the row group
-over its base: the range's Python bytes, which pyarrow's pre-buffer keeps for the whole row
-group (1 x); pyarrow's pool (72 MiB max: its byte-array decoder reserves the rest of the page,
-and this file's column chunk is one page of 60 MiB, the writer checking the page size only
-every 1024 values); a batch (16 MiB) as Python strings; the allocators keeping freed memory.
-The rest is the ranged read's chunks and their join in the Object Storage adapter (2 x a range
-while it joins) and the producer's queue. No change from pre_buffer=False, a buffer_size, or
-batches of 8 rows; reading a range in pieces into a bytearray is worse (pyarrow copies it).
+measured, not derived; measured 315 MiB (idle 21 MiB). Where it goes, per row group: the
+range's Python bytes, which pyarrow's pre-buffer keeps for the whole row group (1 x); pyarrow's
+pool (72 MiB max: its byte-array decoder reserves the rest of the page, and this file's column
+chunk is one page of 60 MiB, the writer checking the page size only every 1024 values); a
+batch (16 rows, 4 MiB) as it becomes JSON (its arrays, its columns' JSON, the joined rows, the
+rows' bytes); the allocators keeping freed memory; the producer's queue. The Object Storage
+adapter writes a range's chunks into one buffer and hands out its bytes without a copy: it
+used to join the chunks, 2 x a range while it joined, and the peak was ~370 MiB. No change
+from pre_buffer=False, a buffer_size, or batches of 8 rows; a bytearray is worse (pyarrow
+copies it).
 The file is built once (about 10 s) and cached under bench/data/ (gitignored). Its values are
 long and alike, and the producer compresses (lz4), so the broker stores little: the cost is the
 function's.

@@ -86,6 +86,38 @@ def test_the_mapping_table_of_the_readme_value_by_value() -> None:
     }
 
 
+def test_json_written_column_by_column_is_orjsons_text_byte_for_byte() -> None:
+    # Arrow writes these columns' JSON (escaping, quoting, joining; a column with a control
+    # character goes value by value): the bytes must be what orjson makes of the same values.
+    texts = ["plain", 'q"uote', "back\\slash", "/", "\x7f", "é東🚀\u2028", ""]
+    table = pa.table(
+        {
+            "s": pa.array([*texts, None]),
+            "large": pa.array([*texts, None], pa.large_string()),
+            "cat": pa.array([*texts, None]).dictionary_encode(),
+            "control": pa.array(["new\nline", "\x00\x1f", "\t", None, "", "a", "b", "c"]),
+            "i": pa.array([-(2**63), 2**63 - 1, 0, None, 1, 2, 3, 4], pa.int64()),
+            "u": pa.array([2**64 - 1, 0, None, 1, 2, 3, 4, 5], pa.uint64()),
+            "f": pa.array([0.1, -0.0, 1e20, 5e-324, None, 1.5, 1e-7, 123456.789]),
+            "flag": pa.array([True, False, None, True, False, True, False, True]),
+            "l": pa.array([["a", None], [], None, ['"'], ["x"], [], ["b\\"], None]),
+            "ll": pa.array([[1], [], None, [2, 3], [4], [], [5], None], pa.large_list(pa.int8())),
+            "fixed": pa.array(
+                [[1, 2], None, [3, 4], [5, 6], [7, 8], [9, 0], [1, 1], [2, 2]],
+                pa.list_(pa.int16(), 2),
+            ),
+            "st": pa.array(
+                [{"a": i, 'b"': f"v{i}"} if i % 3 else None for i in range(8)],
+                pa.struct([("a", pa.int32()), ('b"', pa.string())]),
+            ),
+        }
+    )
+    items, _, _ = decode_ranged(parquet_bytes(table), DecodeOptions("x.parquet"))
+    assert [record.value for record in records(items)] == [
+        orjson.dumps(row) for row in table.to_pylist()
+    ]
+
+
 def test_files_written_by_duckdb_decode_as_duckdb_reads_them(tmp_path: object) -> None:
     duckdb = pytest.importorskip("duckdb")
     path = f"{tmp_path}/duck.parquet"

@@ -19,11 +19,14 @@ Order of work, and what bounds memory:
    Memory is the row group's compressed column chunks plus one batch, whatever the object's
    size.
 
-Values follow `typed` (the README's mapping table). Arrow-side, before the rows become Python
-values: dictionaries are decoded, timestamps formatted as RFC 3339 (UTC `Z` when zoned, no
-offset when naive, the unit's digits kept: nanoseconds stay), dates and times cast to their
-exact text, decimals to theirs (unless Arrow's would have an exponent), durations to their
-integer count of the unit, half floats widened. Rows are then built column by column.
+Values follow `typed` (the README's mapping table), and the rows' JSON is written column by
+column in Arrow, not value by value in Python: timestamps formatted as RFC 3339 (UTC `Z` when
+zoned, no offset when naive, the unit's digits kept: nanoseconds stay), dates and times cast to
+their exact text, decimals to theirs (unless Arrow's would have an exponent), durations to
+their integer count of the unit, half floats widened; integers, booleans and strings cast and
+quoted, structs and lists joined from their children's text. Floats, binary (base64) and what
+Arrow cannot write exactly (maps, control characters, non-finite floats) go through Python, a
+column at a time, as `typed` writes them.
 
 Positions: a row is (row group, row in the row group); `index` = the rows of the row groups
 before it + its row. A record's `start`/`end` are its row group's byte range (from its first
@@ -33,8 +36,11 @@ column chunk to the end of its last). Decoding can start at any (row group, row)
 
 from __future__ import annotations
 
+import binascii
 import struct
 from typing import TYPE_CHECKING, Any, Final
+
+import orjson
 
 from function.core.decoding.buffering import too_long
 from function.core.decoding.ranged import SeekableObject
@@ -60,9 +66,11 @@ MAGIC: Final = b"PAR1"
 # A footer this long holds the metadata of far more columns and row groups than real files
 # have (a wide table with thousands of row groups has a few MiB); past it, an object is hostile.
 MAX_FOOTER_BYTES: Final = 64 * 1024**2
-# Rows are turned into Python values about this many bytes (uncompressed) at a time.
-BATCH_BYTES: Final = 8 * 1024**2
-MIN_BATCH_ROWS: Final = 64
+# Rows become JSON about this many bytes (uncompressed) at a time. A batch is held about four
+# times over while it does (its arrays, its columns' JSON, the joined rows, the rows' bytes):
+# 4 MiB keeps the peak of 8 MiB batches as Python values, at the same CPU per row.
+BATCH_BYTES: Final = 4 * 1024**2
+MIN_BATCH_ROWS: Final = 16
 MAX_BATCH_ROWS: Final = 65_536
 _TAIL: Final = 8  # footer length (4 bytes, little-endian) + magic
 _Z: Final = "Z"
@@ -247,23 +255,178 @@ def _fixed_width(physical_type: str) -> int:
 # --- rows as JSON ----------------------------------------------------------------------------
 
 
-def _rows(batch: Any, first: int = 0) -> Iterator[bytes]:
+def _rows(batch: Any, first: int = 0) -> list[bytes]:
     """Each row of a record batch from `first` on, as its JSON value (the module docstring).
 
-    The batch is prepared whole and cut afterwards: Arrow rebuilds nested arrays only from
-    unsliced ones. Rows are built from whole columns (one `to_pylist` each, fixed as a list),
-    one dict at a time: a batch's worth of row dicts held at once costs the garbage collector
-    more than making them.
+    The JSON is written column by column, in Arrow: each column becomes the JSON text of each
+    of its values (`_parts`), and one element-wise join per batch puts `{"name":…,…}` around
+    them, so Python makes one bytes object per row and no row dict. Columns named twice keep
+    the first place and the last column's values, as a dict would. The batch is prepared whole
+    and cut afterwards: Arrow rebuilds nested arrays only from unsliced ones.
     """
-    names = batch.schema.names
-    columns = []
-    for column in batch.columns:
-        prepared = _prepare(column)
-        values = (prepared.slice(first) if first else prepared).to_pylist()
-        fixer = _fixer(prepared.type, prepared)
-        columns.append(values if fixer is None else [fixer(value) for value in values])
-    for values in zip(*columns, strict=True):
-        yield row_json(dict(zip(names, values, strict=True)))
+    columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+    if not columns:
+        return [b"{}"] * (batch.num_rows - first)
+    texts = _join(_object(list(columns.items())))
+    rows: list[bytes] = (texts.slice(first) if first else texts).to_pylist()
+    return rows
+
+
+# What JSON escapes in a string (orjson: nothing else), and of that what needs more than a `\`.
+_ESCAPED: Final = r'[\x00-\x1f"\\]'
+_CONTROL: Final = r"[\x00-\x1f]"
+
+
+def _json(array: Any) -> Any:
+    """The JSON text of each value of a column: a binary array, a null's text `null`."""
+    return _join(_parts(array))
+
+
+def _parts(array: Any) -> list[Any]:  # noqa: C901, PLR0911, PLR0912 - one case per type family
+    """A column's JSON as parts to join row by row: bytes (the same in every row) and arrays.
+
+    Written by Arrow for integers, booleans, strings, the types `_prepare` makes text of, and
+    structs and lists of these; floats by one `orjson.dumps` of the column, binary by base64
+    value by value. Anything else (maps, strings with control characters, non-finite floats,
+    decimals whose text would have an exponent) goes value by value through `_values`. Text
+    with no null is left between two quote parts, which the row's join writes at no cost.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    types = pa.types
+    if types.is_dictionary(kind):
+        parts = [_json(array.dictionary).take(array.indices)]  # each distinct value once
+    elif types.is_integer(kind) or types.is_boolean(kind) or types.is_null(kind):
+        parts = [array.cast(pa.string())]
+    elif types.is_duration(kind) or types.is_float16(kind):
+        return _parts(_prepare(array))
+    elif types.is_timestamp(kind) or types.is_date(kind) or types.is_time(kind):
+        parts = [_QUOTE, _prepare(array), _QUOTE]
+    elif types.is_decimal(kind):
+        text = _prepare(array)
+        if not types.is_string(text.type):
+            return [_values(array)]  # Arrow's text would have an exponent
+        parts = [_QUOTE, text, _QUOTE]
+    elif types.is_string(kind) or types.is_large_string(kind) or types.is_string_view(kind):
+        text = _escaped(array)
+        if text is None:
+            return [_values(array)]
+        parts = [_QUOTE, text, _QUOTE]
+    elif types.is_floating(kind):
+        return [_floats(array)]
+    elif types.is_binary(kind) or types.is_large_binary(kind) or types.is_fixed_size_binary(kind):
+        return [_base64(array)]
+    elif types.is_struct(kind):
+        names = [kind.field(i).name for i in range(kind.num_fields)]
+        if not names or len(set(names)) < len(names):
+            return [_values(array)]
+        parts = _object(list(zip(names, array.flatten(), strict=True)))
+    elif types.is_fixed_size_list(kind) or types.is_list_view(kind):
+        return _parts(array.cast(pa.list_(kind.value_type)))
+    elif types.is_list(kind) or types.is_large_list(kind):
+        parts = [_array(array)]
+    else:
+        return [_values(array)]
+    if array.null_count:
+        return [pc.if_else(array.is_valid(), _join(parts), _literal(b"null"))]
+    return parts
+
+
+_QUOTE: Final = b'"'
+
+
+def _join(parts: list[Any]) -> Any:
+    """One binary array of the parts joined row by row (at least one part is an array)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    merged: list[Any] = []
+    for part in parts:
+        if type(part) is bytes and merged and type(merged[-1]) is bytes:
+            merged[-1] += part
+        else:
+            merged.append(part)
+    if len(merged) == 1:
+        return merged[0].cast(pa.binary())
+    arrays = [_literal(part) if type(part) is bytes else part.cast(pa.binary()) for part in merged]
+    return pc.binary_join_element_wise(*arrays, _literal(b""))
+
+
+def _literal(text: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.scalar(text, pa.binary())
+
+
+def _object(fields: list[tuple[str, Any]]) -> list[Any]:
+    """The parts of JSON objects of named columns (at least one) of one length."""
+    parts: list[Any] = []
+    for i, (name, column) in enumerate(fields):
+        parts += [(b"," if i else b"{") + orjson.dumps(name) + b":", *_parts(column)]
+    return [*parts, b"}"]
+
+
+def _array(lists: Any) -> Any:
+    """JSON arrays of a list column's items (a null list stays null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    large = pa.types.is_large_list(lists.type)
+    items = (pa.LargeListArray if large else pa.ListArray).from_arrays(
+        lists.offsets, _json(lists.values), mask=lists.is_null() if lists.null_count else None
+    )
+    joined = pc.binary_join(items, _literal(b","))
+    return pc.binary_join_element_wise(_literal(b"["), joined, _literal(b"]"), _literal(b""))
+
+
+def _escaped(array: Any) -> Any | None:
+    """A string column's text escaped for JSON, unquoted; None if one holds a control char."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array.validate(full=True)  # valid UTF-8, which Parquet's reader does not check
+    text = array.cast(pa.string())
+    if pc.any(pc.match_substring_regex(text, _ESCAPED)).as_py():
+        if pc.any(pc.match_substring_regex(text, _CONTROL)).as_py():
+            return None  # orjson's \n, \u0001 …: value by value
+        text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
+    return text
+
+
+def _floats(array: Any) -> Any:
+    """Finite floats' JSON is orjson's, split off one list (a float's text has no comma)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(array) or not pc.all(pc.or_kleene(pc.is_finite(array), pc.is_null(array))).as_py():
+        return _values(array)
+    return pa.array(orjson.dumps(array.to_pylist())[1:-1].split(b","), pa.binary())
+
+
+def _base64(array: Any) -> Any:
+    """Binary values as base64 strings (standard alphabet, padded)."""
+    import pyarrow as pa
+
+    encode = binascii.b2a_base64
+    texts = [
+        b"null" if value is None else b'"' + encode(value, newline=False) + b'"'
+        for value in array.to_pylist()
+    ]
+    return pa.array(texts, pa.binary())
+
+
+def _values(array: Any) -> Any:
+    """The JSON of each value, through Python: `_prepare`, `to_pylist`, `_fixer`, `row_json`."""
+    import pyarrow as pa
+
+    prepared = _prepare(array)
+    fixer = _fixer(prepared.type, prepared)
+    values = prepared.to_pylist()
+    if fixer is not None:
+        values = [fixer(value) for value in values]
+    return pa.array([row_json(value) for value in values], pa.binary())
 
 
 def _prepare(array: Any) -> Any:  # noqa: C901, PLR0911 - one case per Arrow type family

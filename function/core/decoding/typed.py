@@ -2,8 +2,9 @@
 
 Pure. `Column`/`FieldType` describe a typed file's columns in objstream's words, independent
 of pyarrow and fastavro, so that `connect_values` can build a Kafka Connect schema from them
-without importing either. `row_json` turns one row (a dict of Python values, as pyarrow's
-`to_pylist` after `parquet._prepare` and fastavro give them) into the record's JSON value:
+without importing either. `row_json` turns one row (a dict of Python values, as fastavro gives
+them) or one value (as pyarrow's `to_pylist` gives it after `parquet._prepare`, for what Parquet
+cannot write in Arrow) into its JSON text:
 
 - integers stay integers (int64 and uint64 too), floats floats; NaN, Infinity and -Infinity,
   which JSON lacks, become the strings "NaN", "Infinity", "-Infinity";
@@ -92,7 +93,7 @@ _OPTIONS: Final = orjson.OPT_UTC_Z
 
 
 def row_json(row: Any) -> bytes:
-    """The record value of one row: JSON text, as the module docstring says."""
+    """The JSON text of a row (the record's value) or of one value, as the module docstring says."""
     return orjson.dumps(row, default=_default, option=_OPTIONS)
 
 
