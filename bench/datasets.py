@@ -192,9 +192,25 @@ def _generate(
             values_out.write(value + b"\n")
     with jsonl.open("rb") as source, gzip.open(gz_path, "wb", compresslevel=6) as target:
         shutil.copyfileobj(source, target, 4 << 20)
-    (elements, element_bytes), (large_elements, large_element_bytes) = _write_arrays(
-        random.Random(20261129), [(array, array_bytes), (large_array, large_array_bytes)]
-    )
+    arrays = [(array, array_bytes), (large_array, large_array_bytes)]
+    written = _write_arrays(random.Random(20261129), arrays)
+    (array_dataset, large_dataset) = [
+        Dataset(
+            name=name,
+            object_name=f"bench/{path.name}",
+            content_type="application/json",
+            path=path,
+            values_path=path,
+            split="array",
+            records=elements,
+            value_bytes=element_bytes,
+            object_bytes=path.stat().st_size,
+            record_format="json",
+        )
+        for name, (path, _), (elements, element_bytes) in zip(
+            ("array", LARGE_ARRAY), arrays, written, strict=True
+        )
+    ]
     return [
         Dataset(
             name="jsonl",
@@ -232,30 +248,8 @@ def _generate(
             object_bytes=gz_path.stat().st_size,
             record_format="jsonl",
         ),
-        Dataset(
-            name="array",
-            object_name="bench/orders.json",
-            content_type="application/json",
-            path=array,
-            values_path=array,
-            split="array",
-            records=elements,
-            value_bytes=element_bytes,
-            object_bytes=array.stat().st_size,
-            record_format="json",
-        ),
-        Dataset(
-            name=LARGE_ARRAY,
-            object_name="bench/orders-large.json",
-            content_type="application/json",
-            path=large_array,
-            values_path=large_array,
-            split="array",
-            records=large_elements,
-            value_bytes=large_element_bytes,
-            object_bytes=large_array.stat().st_size,
-            record_format="json",
-        ),
+        array_dataset,
+        large_dataset,
     ]
 
 
