@@ -1,8 +1,8 @@
 """`make bench`: objstream's throughput next to a bare confluent-kafka ceiling, peak memory and
 cold start, against a local JVM Kafka the bench starts (and stops) itself.
 
-    .venv/bin/python bench/run.py                    # everything (~9 min on 2 cores)
-    .venv/bin/python bench/run.py --quick            # every input a tenth of the size (~3 min)
+    .venv/bin/python bench/run.py                    # everything (~9-11 min on 2 shared cores)
+    .venv/bin/python bench/run.py --quick            # every input a tenth of the size (~2 min)
     .venv/bin/python bench/run.py --only jsonl,cold  # some of the steps (see --help)
     .venv/bin/python bench/run.py --listener plaintext --repeat 3
 
