@@ -1,7 +1,7 @@
 """`make bench`: objstream's throughput next to a bare confluent-kafka ceiling, peak memory and
 cold start, against a local JVM Kafka the bench starts (and stops) itself.
 
-    .venv/bin/python bench/run.py                    # everything (~9-11 min on 2 shared cores)
+    .venv/bin/python bench/run.py                    # everything (~7.5 min on 2 quiet cores)
     .venv/bin/python bench/run.py --quick            # every input a tenth of the size (~2 min)
     .venv/bin/python bench/run.py --only jsonl,cold  # some of the steps (see --help)
     .venv/bin/python bench/run.py --listener plaintext --repeat 3
