@@ -7,8 +7,10 @@ Four inputs, the same ones every run (a seeded `random.Random`, written streamin
   objstream publishes are JSON objects of strings, so the ceiling publishes those, read from a
   side file (`events.csv.values`, one JSON object per line) written at generation time;
 - `gzip`: `events.jsonl` gzip-compressed (level 6, as `gzip` does by default);
-- `array`: a ~1 GiB JSON array of ~1 KiB order documents (nested objects and arrays, unicode,
+- `array`: a 256 MiB JSON array of ~880 B order documents (nested objects and arrays, unicode,
   escaped quotes), one compact element per line after `[`;
+- `array-large`: the same array at 1 GiB (its first elements are `array`'s), published once
+  for the peak RSS of a 1 GiB object, not in the paired runs (bench.run);
 - `parquet`: the first 400,000 events as a Parquet file written by pyarrow (snappy, 4 row
   groups, dictionary-encoded strings) with typed columns: int64, timestamp (ms, UTC), date,
   strings, a nullable float64, a boolean, a decimal(10,2) and a list of strings;
@@ -27,6 +29,7 @@ compact JSON, so a raw newline never occurs inside one), CSV from the side file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import decimal
@@ -36,7 +39,7 @@ import random
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
@@ -46,9 +49,14 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 # Bumped whenever what is generated changes, so stale files are made again.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 FULL_EVENTS = 1_000_000
-FULL_ARRAY_BYTES = 1024**3
+# The paired runs' array: a quarter of the 1 GiB array, whose five runs per side took a third
+# of the bench (kcat's alone 100 s); the rate per record does not depend on the object's size.
+FULL_ARRAY_BYTES = 256 * 1024**2
+# The object of the peak RSS target (issue 6: a 1 GB array), measured once (bench.run).
+LARGE_ARRAY_BYTES = 1024**3
+LARGE_ARRAY = "array-large"
 QUICK_FACTOR = 10
 
 _ACTIONS = ("view", "view", "view", "click", "click", "add_to_cart", "search", "purchase")
@@ -129,9 +137,9 @@ def _ensure_text(*, quick: bool, log: Any) -> list[Dataset]:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     events = FULL_EVENTS // (QUICK_FACTOR if quick else 1)
-    array_bytes = FULL_ARRAY_BYTES // (QUICK_FACTOR if quick else 1)
+    scale = QUICK_FACTOR if quick else 1
     log(f"generating the benchmark inputs in {directory} (once) …")
-    datasets = _generate(directory, events, array_bytes)
+    datasets = _generate(directory, events, FULL_ARRAY_BYTES // scale, LARGE_ARRAY_BYTES // scale)
     manifest = _Manifest(
         GENERATOR_VERSION,
         quick,
@@ -153,12 +161,15 @@ def from_json(raw: dict[str, Any]) -> Dataset:
     return Dataset(**{**raw, "path": Path(raw["path"]), "values_path": Path(raw["values_path"])})
 
 
-def _generate(directory: Path, events: int, array_bytes: int) -> list[Dataset]:
+def _generate(
+    directory: Path, events: int, array_bytes: int, large_array_bytes: int
+) -> list[Dataset]:
     jsonl = directory / "events.jsonl"
     csv_path = directory / "events.csv"
     csv_values = directory / "events.csv.values"
     gz_path = directory / "events.jsonl.gz"
     array = directory / "orders.json"
+    large_array = directory / "orders-large.json"
     jsonl_bytes = csv_value_bytes = 0
     with (
         jsonl.open("wb", buffering=4 << 20) as lines_out,
@@ -181,7 +192,25 @@ def _generate(directory: Path, events: int, array_bytes: int) -> list[Dataset]:
             values_out.write(value + b"\n")
     with jsonl.open("rb") as source, gzip.open(gz_path, "wb", compresslevel=6) as target:
         shutil.copyfileobj(source, target, 4 << 20)
-    elements, element_bytes = _write_array(array, random.Random(20261129), array_bytes)
+    arrays = [(array, array_bytes), (large_array, large_array_bytes)]
+    written = _write_arrays(random.Random(20261129), arrays)
+    (array_dataset, large_dataset) = [
+        Dataset(
+            name=name,
+            object_name=f"bench/{path.name}",
+            content_type="application/json",
+            path=path,
+            values_path=path,
+            split="array",
+            records=elements,
+            value_bytes=element_bytes,
+            object_bytes=path.stat().st_size,
+            record_format="json",
+        )
+        for name, (path, _), (elements, element_bytes) in zip(
+            ("array", LARGE_ARRAY), arrays, written, strict=True
+        )
+    ]
     return [
         Dataset(
             name="jsonl",
@@ -219,18 +248,8 @@ def _generate(directory: Path, events: int, array_bytes: int) -> list[Dataset]:
             object_bytes=gz_path.stat().st_size,
             record_format="jsonl",
         ),
-        Dataset(
-            name="array",
-            object_name="bench/orders.json",
-            content_type="application/json",
-            path=array,
-            values_path=array,
-            split="array",
-            records=elements,
-            value_bytes=element_bytes,
-            object_bytes=array.stat().st_size,
-            record_format="json",
-        ),
+        array_dataset,
+        large_dataset,
     ]
 
 
@@ -417,23 +436,44 @@ def _events(rng: random.Random, count: int) -> Iterator[dict[str, Any]]:
         }
 
 
-def _write_array(path: Path, rng: random.Random, target_bytes: int) -> tuple[int, int]:
-    """Write `[`, compact orders one per line separated by `,`, then `]`; return the count and
-    the elements' total size."""
-    elements = element_bytes = 0
-    with path.open("wb", buffering=4 << 20) as out:
-        out.write(b"[\n")
+@dataclass
+class _ArrayFile:
+    """One array being written: where, up to what size, and what it holds so far."""
+
+    out: BinaryIO
+    target_bytes: int
+    elements: int = 0
+    element_bytes: int = 0
+
+
+def _write_arrays(rng: random.Random, targets: list[tuple[Path, int]]) -> list[tuple[int, int]]:
+    """Write `[`, compact orders one per line separated by `,`, then `]`, into each path up to
+    its size in bytes: one stream of orders, so a smaller file holds a larger one's first
+    elements. Return each file's count of elements and their total size."""
+    with contextlib.ExitStack() as stack:
+        files = [
+            _ArrayFile(stack.enter_context(path.open("wb", buffering=4 << 20)), target)
+            for path, target in targets
+        ]
+        for file in files:
+            file.out.write(b"[\n")
         written = 2
         separator = b""
-        while written < target_bytes - 4:
-            element = orjson.dumps(_order(rng, elements))
-            out.write(separator + element)
+        number = 0
+        open_files = list(files)
+        while open_files:
+            element = orjson.dumps(_order(rng, number))
+            number += 1
             written += len(separator) + len(element)
+            for file in open_files:
+                file.out.write(separator + element)
+                file.elements += 1
+                file.element_bytes += len(element)
             separator = b",\n"
-            elements += 1
-            element_bytes += len(element)
-        out.write(b"\n]\n")
-    return elements, element_bytes
+            for file in [f for f in open_files if written >= f.target_bytes - 4]:
+                file.out.write(b"\n]\n")
+                open_files.remove(file)
+    return [(file.elements, file.element_bytes) for file in files]
 
 
 def _order(rng: random.Random, number: int) -> dict[str, Any]:

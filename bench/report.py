@@ -108,6 +108,9 @@ def table(results: dict[str, Any]) -> str:
     inputs = results["inputs"]
     ordered = sorted(inputs, key=lambda name: [*RATIO_TARGETS, name].index(name))
     lines += [_input_row(name, inputs[name]) for name in ordered]
+    large = inputs.get("array", {}).get("large")
+    if large:
+        lines += ["", _large_array_line(large, full=results["mode"] == "full")]
     cold = results.get("cold_start")
     if cold:
         lines += ["", "| cold start | median |", "|---|---:|"]
@@ -219,6 +222,21 @@ def _input_row(name: str, row: dict[str, Any]) -> str:
         f"{ceiling['cpu_us_per_record']:.1f} / {project['cpu_us_per_record']:.1f}",
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _large_array_line(large: dict[str, Any], *, full: bool) -> str:
+    """The one run of the large array: the peak RSS target's object (a full run's 1 GiB)."""
+    project = large["project"]
+    peak = project["peak_rss_bytes"]
+    verdict = ""
+    if full:
+        met = "met" if peak <= PEAK_RSS_TARGET_BYTES else "MISSED"
+        verdict = f" (target ≤ {PEAK_RSS_TARGET_BYTES / MB:.0f} MB {met})"
+    return (
+        f"Large array, one run: {large['object_bytes'] / MB:,.0f} MB, {large['records']:,} "
+        f"records: peak RSS {peak / MB:,.0f} MB{verdict}; {project['records_per_second']:,.0f} "
+        f"rec/s, CPU {project['cpu_us_per_record']:.1f} µs/rec"
+    )
 
 
 def _spread(median: float, pairs: list[float]) -> str:

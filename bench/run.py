@@ -1,9 +1,9 @@
 """`make bench`: objstream's throughput next to a bare confluent-kafka ceiling, peak memory and
 cold start, against a local JVM Kafka the bench starts (and stops) itself.
 
-    .venv/bin/python bench/run.py                    # everything (~6 min on 2 cores)
-    .venv/bin/python bench/run.py --quick            # every input a tenth of the size (~45 s)
-    .venv/bin/python bench/run.py --only jsonl,cold  # some of: jsonl csv gzip array cold
+    .venv/bin/python bench/run.py                    # everything (~7.5 min on 2 quiet cores)
+    .venv/bin/python bench/run.py --quick            # every input a tenth of the size (~2 min)
+    .venv/bin/python bench/run.py --only jsonl,cold  # some of the steps (see --help)
     .venv/bin/python bench/run.py --listener plaintext --repeat 3
 
 Per input (bench.datasets), in the same run and on the same listener (SASL_SSL by default,
@@ -13,7 +13,11 @@ as OCI Streaming), alternating `--repeat` times:
   from a bare produce loop in its own process;
 - the project (bench.project): an OCI event into the function served by fdk over its unix
   socket in its own process, the object over HTTP from the signature-checking Object Storage
-  stand-in, decode, publish, every message acknowledged.
+  stand-in, decode, publish, every message acknowledged;
+- kcat (bench.kcat) right after the project in the first `--kcat-repeat` rounds.
+
+After the array's rounds, one project run of the 1 GiB array (datasets.LARGE_ARRAY) gives the
+peak RSS of a 1 GiB object, the memory target; its rate is shown, not paired.
 
 Each project run is compared with the ceiling run right before it, and the median of those
 ratios is the ratio reported (a burst of load from elsewhere moves one pair, not the median);
@@ -89,6 +93,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="PROPERTY=VALUE",
         help="a librdkafka producer property for both sides (KAFKA_<PROPERTY> for the function)",
     )
+    parser.add_argument(
+        "--kcat-repeat",
+        type=int,
+        default=3,
+        help="kcat runs per input, in the first rounds (default: 3, at most --repeat)",
+    )
     parser.add_argument("--out", type=Path, help="where to write the JSON results")
     args = parser.parse_args(argv)
     only = {name for value in args.only for name in value.split(",") if name}
@@ -104,6 +114,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         args.repeat = 3 if args.quick else 5
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.kcat_repeat < 1:
+        parser.error("--kcat-repeat must be at least 1")
+    args.kcat_repeat = min(args.kcat_repeat, args.repeat)
     return args
 
 
@@ -122,13 +135,18 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"bench/run.py: {exc}")
         return 2
 
-    selected = [d for d in datasets.ensure(quick=args.quick, log=_say) if d.name in args.steps]
+    every = datasets.ensure(quick=args.quick, log=_say)
+    selected = [d for d in every if d.name in args.steps]
     for dataset in selected:
         datasets.check_against_decoder(dataset)
+    large = (
+        next(d for d in every if d.name == datasets.LARGE_ARRAY) if "array" in args.steps else None
+    )
     results: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
         "listener": args.listener,
         "repeat": args.repeat,
+        "kcat_repeat": args.kcat_repeat,
         "auth": args.auth,
         "producer_properties": args.properties,
         "command": " ".join([".venv/bin/python", "bench/run.py", *(argv or sys.argv[1:])]),
@@ -140,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"]["kcat"] = kcat.version()
     broker_control = _Broker(args.broker_json)
     with broker_control as broker:
-        _measure(args, broker, selected, results, broker_control.process)
+        _measure(args, broker, selected, results, broker_control.process, large=large)
     results["load_after"] = os.getloadavg()
     results["total_seconds"] = round(time.monotonic() - started, 1)
     results["targets_met"] = _targets_met(results)
@@ -183,6 +201,8 @@ def _measure(
     selected: list[Dataset],
     results: dict[str, Any],
     broker_process: Any,
+    *,
+    large: Dataset | None,
 ) -> None:
     from bench.project import FunctionUnderTest
     from bench.topics import Topics
@@ -213,6 +233,8 @@ def _measure(
                 function=function,
                 broker_pid=broker.pid,
             )
+        if large is not None:
+            results["inputs"]["array"]["large"] = _large_array(large, topics, function)
         if "quota" in args.steps:
             from bench import quota
 
@@ -273,6 +295,8 @@ def _measure_input(
                 f"in {project['seconds']:.1f} s, peak RSS "
                 f"{project['peak_rss_bytes'] / report.MB:.0f} MB"
             )
+            if attempt > args.kcat_repeat:
+                continue
             peer_run = peer.run()
             kcats.append(peer_run)
             _say(
@@ -290,14 +314,14 @@ def _measure_input(
         for c, p in zip(ceilings, projects, strict=True)
     ]
     ratio = statistics.median(pairs)
-    # The kcat run comes right after the project run it is compared with.
+    # The kcat run comes right after the project run it is compared with (in the first rounds).
     kcat_pairs = [
         p["records_per_second"] / k["records_per_second"]
-        for p, k in zip(projects, kcats, strict=True)
+        for p, k in zip(projects[: len(kcats)], kcats, strict=True)
     ]
     kcat_over_ceiling = [
         k["records_per_second"] / c["records_per_second"]
-        for c, k in zip(ceilings, kcats, strict=True)
+        for c, k in zip(ceilings[: len(kcats)], kcats, strict=True)
     ]
     best_kcat = max(kcats, key=lambda run: run["records_per_second"])
     target = report.RATIO_TARGETS.get(dataset.name)
@@ -330,6 +354,25 @@ def _measure_input(
         "met": target is None or ratio >= target,
         "load_average_before": load,
         "runs": {"ceiling": ceilings, "project": projects, "kcat": kcats},
+    }
+
+
+def _large_array(dataset: Dataset, topics: Topics, function: FunctionUnderTest) -> dict[str, Any]:
+    """One project run of the 1 GiB array: the peak RSS of a 1 GiB object (and its rate)."""
+    from bench import report
+
+    etag = function.upload(dataset)
+    run = _project(dataset, etag, topics, function)
+    _say(
+        f"{dataset.name}: {run['records_per_second']:,.0f} rec/s in {run['seconds']:.1f} s, "
+        f"peak RSS {run['peak_rss_bytes'] / report.MB:.0f} MB"
+    )
+    return {
+        "object": dataset.object_name,
+        "object_bytes": dataset.object_bytes,
+        "records": dataset.records,
+        "value_bytes": dataset.value_bytes,
+        "project": run,
     }
 
 
@@ -544,9 +587,9 @@ def _targets_met(results: dict[str, Any]) -> bool:
     quota = results.get("quota")
     if quota is not None and "skipped" not in quota:
         met = met and quota["met"]
-    array = results["inputs"].get("array")
-    if array is not None and results["mode"] == "full":
-        met = met and array["project"]["peak_rss_bytes"] <= report.PEAK_RSS_TARGET_BYTES
+    large = results["inputs"].get("array", {}).get("large")
+    if large is not None and results["mode"] == "full":
+        met = met and large["project"]["peak_rss_bytes"] <= report.PEAK_RSS_TARGET_BYTES
     cold = results.get("cold_start")
     if cold is not None:
         handler = cold["imports"]["function.func"]["median_seconds"]

@@ -18,15 +18,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from objstream.testing.fdk_server import FdkServer
-from objstream.testing.image import lay_out_image
-from objstream.testing.oci_standin import OciStandIn
-from objstream.testing.scenario import UPDATE, Seen, function_env, oci_event, read_stream
+from objstream.testing.scenario import UPDATE, Seen, oci_event, read_stream
+from tests.e2e.conftest import function_over_fdk
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from objstream.testing.brokers import Broker
+    from objstream.testing.fdk_server import FdkServer
+    from objstream.testing.oci_standin import OciStandIn
 
 pytestmark = pytest.mark.broker
 
@@ -35,49 +33,7 @@ NAMESPACE, BUCKET = "axaxnpcrorw5", "uploads"
 SECRET_ID = "ocid1.vaultsecret.oc1.phx.amaaaaaae2etoken"
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The function's files laid out as the image has them under /python (the Dockerfile's
-    COPY sources less .dockerignore); the run-time requirements come from this venv."""
-    target = lay_out_image(tmp_path_factory.mktemp("image") / "python")
-    assert (target / "function" / "func.py").is_file()
-    assert (target / "kafka_client" / "publisher.py").is_file()
-    return target
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[OciStandIn]:
-    with OciStandIn() as running:
-        running.create_bucket(NAMESPACE, BUCKET)
-        yield running
-
-
-@pytest.fixture(scope="module")
-def stream(broker: Broker) -> str:
-    return broker.create_topic(partitions=3)
-
-
-@pytest.fixture(scope="module")
-def function(
-    installed: Path,
-    standin: OciStandIn,
-    broker: Broker,
-    stream: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[FdkServer]:
-    work = tmp_path_factory.mktemp("fdk")
-    env = function_env(
-        standin,
-        work / "oci",
-        broker.sasl_ssl,
-        stream,
-        secret_id=SECRET_ID,
-        auth="resource_principal",
-    )
-    with FdkServer(
-        installed / "function" / "func.py", env, work, pythonpath=str(installed)
-    ) as server:
-        yield server
+installed, standin, stream, function = function_over_fdk(NAMESPACE, BUCKET, SECRET_ID, partitions=3)
 
 
 def _upload(standin: OciStandIn, name: str, data: bytes, **kw: str) -> str:

@@ -23,20 +23,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from function.core.decoding.ranged import READ_AHEAD_BYTES
-from objstream.testing.fdk_server import FdkServer
-from objstream.testing.image import lay_out_image
 from objstream.testing.oci_standin import OciStandIn, RecordedRequest, object_path
-from objstream.testing.scenario import Seen, function_env, oci_event, read_stream
+from objstream.testing.scenario import Seen, oci_event, read_stream
 from objstream.testing.typed_files import expected_rows, parquet_bytes, sample_table
+from tests.e2e.conftest import function_over_fdk
 from tests.unit.test_records_avro import expected as expected_avro
 from tests.unit.test_records_avro import fastavro_file, read_back
 from tests.unit.test_records_avro import rows as avro_rows
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
-
     from objstream.testing.brokers import Broker
+    from objstream.testing.fdk_server import FdkServer
 
 pytestmark = pytest.mark.broker
 
@@ -47,44 +44,7 @@ ROWS, ROW_GROUP = 6000, 1000  # six row groups of every type family, nested ones
 _RANGE = re.compile(r"bytes=(\d+)-(\d+)")
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return lay_out_image(tmp_path_factory.mktemp("image") / "python")
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[OciStandIn]:
-    with OciStandIn() as running:
-        running.create_bucket(NAMESPACE, BUCKET)
-        yield running
-
-
-@pytest.fixture(scope="module")
-def stream(broker: Broker) -> str:
-    return broker.create_topic(partitions=2)
-
-
-@pytest.fixture(scope="module")
-def function(
-    installed: Path,
-    standin: OciStandIn,
-    broker: Broker,
-    stream: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[FdkServer]:
-    work = tmp_path_factory.mktemp("fdk-typed")
-    env = function_env(
-        standin,
-        work / "oci",
-        broker.sasl_ssl,
-        stream,
-        secret_id=SECRET_ID,
-        auth="resource_principal",
-    )
-    with FdkServer(
-        installed / "function" / "func.py", env, work, pythonpath=str(installed)
-    ) as server:
-        yield server
+installed, standin, stream, function = function_over_fdk(NAMESPACE, BUCKET, SECRET_ID, partitions=2)
 
 
 @pytest.fixture(scope="module")

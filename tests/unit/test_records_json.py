@@ -48,6 +48,32 @@ def test_array_elements_are_records_holding_the_original_bytes(
     assert (summary.record_format, summary.records) == (RecordFormat.JSON, len(ELEMENTS))
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"a": 1},',  # compact: the element is the line up to its comma
+        b'  {"a": 1},',  # indented
+        b'{"a": 1} ,',  # a space before the comma
+        b'{"a": 1},  ',  # spaces after it
+        b'{"a": 1},\r',  # a CRLF line end
+        b'\x0b{"a": 1},',  # a control byte no JSON value starts with
+        b"7,",  # a scalar
+    ],
+    ids=repr,
+)
+def test_element_alone_on_its_line_has_the_extent_of_its_value(line: bytes) -> None:
+    data = b"[\n" + line + b"\n" + line + b'\n{"b": 2}\n]\n'
+    items, _ = decode(io.BytesIO(data), DecodeOptions("export.json"))
+
+    values = [data[item.start : item.end] for item in items]
+    element = line.strip(b" \t\r\n,")
+    if element.startswith(b"\x0b"):
+        assert [type(item) for item in items] == [InvalidRecord, InvalidRecord, Record]
+    else:
+        assert values == [element, element, b'{"b": 2}']
+        assert [item.value for item in records(items)] == values
+
+
 @pytest.mark.parametrize("document", [b"[]", b" [ \n ] ", b"", b"  \n"], ids=repr)
 def test_empty_array_or_document_has_no_records(document: bytes) -> None:
     items, _ = decode(io.BytesIO(document), DecodeOptions("x.json"))

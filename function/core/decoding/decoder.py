@@ -311,12 +311,12 @@ class RecordDecoder:
         yield from csv_rows(spans, self._csv, limits, self._tally)
 
     def _json(self, cursor: Cursor, limits: Limits) -> Iterator[Item]:
+        # Returns the format's generator rather than being one: a generator less per record.
         resumed = self._resumed
         if resumed is not None and resumed.in_array:
             self._in_array = True
-            yield from json_array_after_element(cursor, limits, self._tally)
-        else:
-            yield from json_document(cursor, limits, self._tally, on_array=self._array)
+            return json_array_after_element(cursor, limits, self._tally)
+        return json_document(cursor, limits, self._tally, on_array=self._array)
 
     def _array(self) -> None:
         self._in_array = True
